@@ -1,0 +1,18 @@
+# Single entry point. Every target installs what is missing first (tools/install.sh, into .venv/),
+# and is quick when everything is already installed.
+PY := .venv/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: install test demo clean-demo
+
+install:
+	@bash tools/install.sh
+
+test: install
+	$(PY) -m pytest -q $(PYTEST_ARGS) tests
+
+demo: install
+	$(PY) tools/demo.py
+
+clean-demo:
+	rm -rf work_dirs/demo data/demo_synthetic

@@ -1,0 +1,43 @@
+# Runtime defaults for vdeblur_mm configs (mmagic's default runtime, plus the plugin import).
+default_scope = 'mmagic'
+custom_imports = dict(imports=['vdeblur_mm'], allow_failed_imports=False)
+save_dir = './work_dirs'
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=100),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(
+        type='CheckpointHook',
+        interval=5000,
+        out_dir=save_dir,
+        by_epoch=False,
+        max_keep_ckpts=10,
+        save_best='PSNR',
+        rule='greater'),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+)
+
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    # NCCL on GPUs; tools/train.py switches to gloo when CUDA is unavailable
+    dist_cfg=dict(backend='nccl'),
+)
+
+log_level = 'INFO'
+log_processor = dict(type='LogProcessor', window_size=100, by_epoch=False)
+
+load_from = None
+resume = False
+
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(
+    type='ConcatImageVisualizer',
+    vis_backends=vis_backends,
+    fn_key='gt_path',
+    img_keys=['gt_img', 'input', 'pred_img'],
+    bgr2rgb=True)
+# per-sample image dumps are off for videos (thousands of frames); tools/test.py --out and
+# tools/deblur_video.py save restored frames instead
+custom_hooks = []

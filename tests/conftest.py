@@ -1,0 +1,38 @@
+import os
+import os.path as osp
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+import vdeblur_mm  # noqa: E402,F401  (compat fixes before mmagic)
+
+
+def write_sequence(folder, frames, tmpl='{:06d}.png'):
+    os.makedirs(folder, exist_ok=True)
+    for i, frame in enumerate(frames):
+        assert cv2.imwrite(osp.join(folder, tmpl.format(i)), frame[..., ::-1])
+
+
+def random_frames(rng, num, h=32, w=48):
+    return [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(num)]
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+@pytest.fixture(scope='session')
+def synthetic_root(tmp_path_factory):
+    """A small synthetic GoPro-layout dataset (256x256, as BasicVSR++ needs), made once."""
+    from vdeblur_mm.datasets import generate_synthetic_dataset
+    root = str(tmp_path_factory.mktemp('synthetic'))
+    generate_synthetic_dataset(root, num_train=2, num_test=1, num_frames=4, size=(256, 256),
+                               subframes=5, seed=1)
+    return root

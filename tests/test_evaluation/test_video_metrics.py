@@ -1,0 +1,98 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from vdeblur_mm.evaluation import TemporalFlowError, VideoLPIPS, VideoPSNR, VideoSSIM
+
+
+def run_metric(metric, gt, pred, key='clip'):
+    metric.process([], [dict(gt_img=gt, output=dict(pred_img=pred), key=key)])
+    return metric.results[-1][metric.metric]
+
+
+def psnr_of_diff(diff):
+    return 10 * math.log10(255.0**2 / diff**2)
+
+
+def test_video_psnr_hand_computed():
+    gt = torch.full((3, 3, 8, 8), 100.)
+    pred = gt.clone()
+    pred[0] += 10
+    pred[1] += 20
+    pred[2] += 40
+    expected = np.mean([psnr_of_diff(10), psnr_of_diff(20), psnr_of_diff(40)])
+    assert run_metric(VideoPSNR(), gt, pred) == pytest.approx(expected, abs=1e-4)
+    # BSSTNet-style protocol: border frames are not scored
+    assert run_metric(VideoPSNR(exclude_frames=1), gt, pred) == pytest.approx(
+        psnr_of_diff(20), abs=1e-4)
+    with pytest.raises(ValueError, match='clip has 3 frames: nothing is left'):
+        run_metric(VideoPSNR(exclude_frames=2), gt, pred)
+
+
+def test_video_psnr_crop_border_and_y():
+    gt = torch.full((2, 3, 16, 16), 50.)
+    pred = gt.clone()
+    pred[..., :4, :] += 30  # error only in the top 4 rows
+    assert run_metric(VideoPSNR(crop_border=4), gt, pred) == math.inf
+    full = psnr_of_diff(30) + 10 * math.log10(16 / 4)  # a quarter of the pixels wrong
+    assert run_metric(VideoPSNR(), gt, pred) == pytest.approx(full, abs=1e-3)
+    # Y channel: a pure red error of 100 is 65.481/255*100 in Y (ITU-R BT.601)
+    red = torch.zeros(1, 3, 8, 8)
+    red[:, 0] = 100
+    y_diff = 65.481 * 100 / 255
+    assert run_metric(VideoPSNR(convert_to='Y'), torch.zeros(1, 3, 8, 8), red) == \
+        pytest.approx(psnr_of_diff(y_diff), abs=0.05)
+
+
+def test_video_ssim_bounds():
+    rng = np.random.default_rng(0)
+    gt = torch.from_numpy(rng.uniform(0, 255, (2, 3, 32, 32)).astype(np.float32))
+    assert run_metric(VideoSSIM(), gt, gt.clone()) == pytest.approx(1.0)
+    noisy = (gt + torch.randn_like(gt) * 30).clamp(0, 255)
+    assert 0 < run_metric(VideoSSIM(), gt, noisy) < 0.9
+
+
+def textured(h=96, w=96, seed=0):
+    import cv2
+    rng = np.random.default_rng(seed)
+    img = cv2.GaussianBlur(rng.uniform(0, 255, (h, w)).astype(np.float32), (0, 0), 2.0)
+    img = (img - img.min()) / (img.max() - img.min()) * 255
+    return np.stack([img] * 3)
+
+
+def test_tof_known_motion():
+    base = textured(112, 112)
+    static = torch.from_numpy(np.stack([base[:, 8:104, 8:104]] * 3))
+    moving = torch.from_numpy(np.stack(
+        [base[:, 8:104, 8 - 2 * t:104 - 2 * t] for t in range(3)]))  # 2 px/frame to the right
+    metric = TemporalFlowError()
+    assert run_metric(metric, static, static.clone()) == pytest.approx(0, abs=1e-6)
+    tof = run_metric(TemporalFlowError(), static, moving)
+    assert 1.5 < tof < 2.5, tof
+    with pytest.raises(ValueError, match='single frame'):
+        run_metric(TemporalFlowError(), static[:1], static[:1])
+
+
+def test_lpips_from_local_weights(tmp_path):
+    import torchvision
+    torch.manual_seed(0)
+    path = tmp_path / 'alexnet-owt-7be5be79.pth'
+    torch.save(torchvision.models.alexnet().state_dict(), path)
+    with pytest.raises(FileNotFoundError, match='alexnet-owt-7be5be79.pth'):
+        VideoLPIPS(backbone_path=str(tmp_path / 'missing.pth'))
+    metric = VideoLPIPS(backbone_path=str(path), device='cpu')
+    saved = torch.load(path)
+    assert torch.equal(metric.model.net.slice1[0].weight, saved['features.0.weight'])
+    assert torch.equal(metric.model.net.slice5[10].weight, saved['features.10.weight'])
+    gt = torch.rand(2, 3, 64, 64) * 255
+    assert run_metric(metric, gt, gt.clone()) == pytest.approx(0, abs=1e-6)
+    noisy = (gt + torch.randn_like(gt) * 40).clamp(0, 255)
+    value = run_metric(metric, gt, noisy)
+    direct = metric.model(noisy / 127.5 - 1, gt / 127.5 - 1).mean().item()
+    assert value == pytest.approx(direct, rel=1e-5) and value > 0
+    bad = tmp_path / 'bad.pth'
+    torch.save({'foo': torch.zeros(1)}, bad)
+    with pytest.raises(KeyError, match='not a torchvision alex checkpoint'):
+        VideoLPIPS(backbone_path=str(bad))

@@ -1,0 +1,59 @@
+"""Parameters, FLOPs, forward latency and peak memory of any registered model.
+
+Example:
+    python tools/benchmark.py configs/basicvsr_pp_deblur/<config>.py --frames 10 --size 256 256
+FLOPs come from mmengine's model-complexity analysis (multiply-adds); ops it cannot count are
+listed. Latency is the median of --runs forwards after --warmup; memory is the CUDA peak
+allocation, or on CPU the peak resident-memory increase during one forward.
+"""
+import argparse
+import json
+import sys
+
+import _common  # noqa: F401
+import torch
+
+from vdeblur_mm.inference import get_inference_spec, init_model
+from vdeblur_mm.utils import benchmark_model
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config')
+    parser.add_argument('--frames', type=int, default=None,
+                        help="input frames (default: the model's window, else 10)")
+    parser.add_argument('--size', type=int, nargs=2, default=[256, 256], metavar=('H', 'W'))
+    parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    parser.add_argument('--runs', type=int, default=5)
+    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--no-flops', action='store_true')
+    parser.add_argument('--json', help='also write the results to this file')
+    args = parser.parse_args(argv)
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        print('error: --device cuda but CUDA is not available', file=sys.stderr)
+        return 1
+    model = init_model(args.config, device=args.device)
+    spec = get_inference_spec(model)
+    frames = args.frames or spec['window_frames'] or 10
+    res = benchmark_model(model, (1, frames, 3, *args.size), args.device, args.runs,
+                          args.warmup, flops=not args.no_flops)
+    gen_params = sum(p.numel() for p in getattr(model, 'generator', model).parameters())
+    print(f'config:       {args.config}')
+    print(f"input:        {res['input_shape']} on {res['device']}")
+    print(f"parameters:   {res['params']:,} (generator {gen_params:,}, trainable "
+          f"{res['trainable_params']:,})")
+    if 'flops' in res:
+        per_frame = res['flops'] / frames
+        print(f"FLOPs:        {res['flops'] / 1e9:.2f} G ({per_frame / 1e9:.2f} G per frame)")
+        if res['unsupported_ops']:
+            print(f"not counted:  {', '.join(res['unsupported_ops'])}")
+    print(f"latency:      {res['latency_ms']:.1f} ms (median of {args.runs})")
+    print(f"peak memory:  {res['peak_memory_mb']:.1f} MB")
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(res, f, indent=2)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

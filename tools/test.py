@@ -1,0 +1,62 @@
+"""Test a checkpoint with mmengine's Runner (same arguments as mmagic's tools/test.py)."""
+import argparse
+import os
+import os.path as osp
+
+import _common  # noqa: F401  (must come before mmagic)
+import mmengine
+from mmengine.config import DictAction
+from mmengine.hooks import Hook
+from mmengine.runner import Runner
+
+from vdeblur_mm.compat import adapt_cfg_for_cpu_distributed
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Test a vdeblur_mm / mmagic model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--out', help='write the metrics to this file (json/yaml/pkl)')
+    parser.add_argument('--work-dir', help='the directory to save logs and results')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, key=value pairs')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+class SaveMetricsHook(Hook):
+    """Dump the test metrics to a file."""
+
+    def __init__(self, out_file):
+        self.out_file = out_file
+
+    def after_test_epoch(self, runner, metrics=None):
+        if metrics is not None:
+            mmengine.dump(metrics, self.out_file)
+
+
+def main():
+    args = parse_args()
+    if not osp.isfile(args.checkpoint):
+        raise SystemExit(f'error: checkpoint {args.checkpoint} does not exist')
+    cfg = _common.load_config(args.config, args.cfg_options)
+    cfg.launcher = args.launcher
+    _common.set_work_dir(cfg, args.config, args.work_dir)
+    cfg.load_from = args.checkpoint
+    adapt_cfg_for_cpu_distributed(cfg)
+
+    runner = Runner.from_cfg(cfg)
+    if args.out:
+        runner.register_hook(SaveMetricsHook(args.out), 'LOWEST')
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,3 @@
+from .video_transforms import LoadVideoFrames, SampleVideoClip
+
+__all__ = ['LoadVideoFrames', 'SampleVideoClip']

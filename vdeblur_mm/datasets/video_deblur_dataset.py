@@ -1,0 +1,137 @@
+"""Paired blurry/sharp video dataset for the published on-disk layouts."""
+import os.path as osp
+from typing import List, Optional, Sequence
+
+from mmengine.dataset import BaseDataset
+
+from mmagic.registry import DATASETS
+from .layouts import discover_sequences, list_frames, resolve_layout
+
+
+class DatasetError(ValueError):
+    """A dataset folder does not have the layout or content its config promises."""
+
+
+def read_annotation(ann_file):
+    """Read an annotation file: one ``<sequence> [<num_frames>]`` per line, ``#`` comments."""
+    entries = []
+    with open(ann_file) as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.split('#', 1)[0].strip()
+            if not line:
+                continue
+            parts = line.split()
+            if len(parts) > 2 or (len(parts) == 2 and not parts[1].isdigit()):
+                raise DatasetError(f'{ann_file}:{lineno}: expected "<sequence> [<num_frames>]", '
+                                   f'got {line!r}')
+            entries.append((parts[0], int(parts[1]) if len(parts) == 2 else None))
+    if not entries:
+        raise DatasetError(f'annotation file {ann_file} lists no sequence')
+    return entries
+
+
+def scan_sequence(data_root, layout, seq, expected_frames=None):
+    """Frame file lists of one sequence, checked for consistency.
+
+    Returns:
+        tuple(list[str], list[str]): blurry and sharp frame paths, same length, same names.
+    """
+    blur_tmpl, sharp_tmpl = resolve_layout(layout)
+    blur_dir = osp.join(data_root, blur_tmpl.format(seq=seq))
+    sharp_dir = osp.join(data_root, sharp_tmpl.format(seq=seq))
+    for kind, folder in (('blurry', blur_dir), ('sharp', sharp_dir)):
+        if not osp.isdir(folder):
+            raise DatasetError(f'sequence {seq!r}: {kind} frame folder {folder} does not exist')
+    blur, sharp = list_frames(blur_dir), list_frames(sharp_dir)
+    if not blur:
+        raise DatasetError(f'sequence {seq!r}: no image files in {blur_dir}')
+    if len(blur) != len(sharp):
+        raise DatasetError(f'sequence {seq!r}: frame count mismatch, {len(blur)} blurry frames '
+                           f'in {blur_dir} but {len(sharp)} sharp frames in {sharp_dir}')
+    unmatched = [(b, s) for b, s in zip(blur, sharp)
+                 if osp.splitext(b)[0] != osp.splitext(s)[0]]
+    if unmatched:
+        b, s = unmatched[0]
+        raise DatasetError(f'sequence {seq!r}: blurry frame {osp.join(blur_dir, b)} has no sharp '
+                           f'frame of the same name (found {osp.join(sharp_dir, s)})')
+    if expected_frames is not None and expected_frames != len(blur):
+        raise DatasetError(f'sequence {seq!r}: the annotation says {expected_frames} frames but '
+                           f'{blur_dir} holds {len(blur)}')
+    return ([osp.join(blur_dir, f) for f in blur], [osp.join(sharp_dir, f) for f in sharp])
+
+
+@DATASETS.register_module()
+class VideoDeblurDataset(BaseDataset):
+    """Paired blurry/sharp video sequences in GoPro, DVD, BSD, REDS (or custom) layout.
+
+    Each item is one whole sequence; a pipeline transform such as ``SampleVideoClip`` picks the
+    frames. Frame lists are checked when the dataset is built: missing folders, blurry/sharp
+    count or name mismatches and annotation disagreements raise :class:`DatasetError` naming the
+    folder.
+
+    Args:
+        data_root (str): Dataset root, e.g. ``data/GOPRO_Large/train``.
+        layout (str | dict): A name in ``DATASET_LAYOUTS`` ('gopro', 'dvd', 'bsd', 'reds', ...)
+            or ``dict(blur='{seq}/blurry', sharp='{seq}/gt')``. Default: 'gopro'.
+        ann_file (str): Optional annotation file (relative to ``data_root``) listing
+            ``<sequence> [<num_frames>]`` per line; without it the sequences are discovered.
+        sequences (list[str], optional): Keep only these sequences.
+        exclude_sequences (list[str], optional): Drop these sequences (e.g. REDS4 from train).
+        num_input_frames (int, optional): Frames per training clip, passed to the pipeline.
+        pipeline (list[dict]): Processing pipeline.
+        test_mode (bool): Test mode. Default: False.
+    """
+
+    METAINFO = dict(dataset_type='video_deblur_dataset', task_name='video_deblur')
+
+    def __init__(self,
+                 data_root: str,
+                 layout='gopro',
+                 ann_file: str = '',
+                 sequences: Optional[Sequence[str]] = None,
+                 exclude_sequences: Optional[Sequence[str]] = None,
+                 num_input_frames: Optional[int] = None,
+                 pipeline: Sequence = (),
+                 test_mode: bool = False,
+                 **kwargs):
+        self.layout = layout
+        self.sequences = list(sequences) if sequences is not None else None
+        self.exclude_sequences = set(exclude_sequences or ())
+        self.num_input_frames = num_input_frames
+        resolve_layout(layout)  # fail early on an unknown layout name
+        super().__init__(
+            ann_file=ann_file,
+            data_root=data_root,
+            pipeline=list(pipeline),
+            test_mode=test_mode,
+            **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        if not osp.isdir(self.data_root):
+            raise DatasetError(f'dataset folder {self.data_root} does not exist')
+        if self.ann_file:
+            if not osp.isfile(self.ann_file):
+                raise DatasetError(f'annotation file {self.ann_file} does not exist')
+            entries = read_annotation(self.ann_file)
+        else:
+            entries = [(s, None) for s in discover_sequences(self.data_root, self.layout)]
+        if self.sequences is not None:
+            known = {s for s, _ in entries}
+            missing = [s for s in self.sequences if s not in known]
+            if missing:
+                raise DatasetError(f'sequences {missing} not found under {self.data_root} '
+                                   f'(layout {self.layout!r})')
+            entries = [e for e in entries if e[0] in set(self.sequences)]
+        entries = [e for e in entries if e[0] not in self.exclude_sequences]
+        if not entries:
+            blur_tmpl, _ = resolve_layout(self.layout)
+            raise DatasetError(f'no sequence found under {self.data_root} for layout '
+                               f'{self.layout!r} (expected folders like '
+                               f'{osp.join(self.data_root, blur_tmpl)})')
+        data_list = []
+        for seq, expected in entries:
+            blur, sharp = scan_sequence(self.data_root, self.layout, seq, expected)
+            data_list.append(
+                dict(key=seq, blur_frames=blur, sharp_frames=sharp,
+                     sequence_length=len(blur), num_input_frames=self.num_input_frames))
+        return data_list

@@ -1,0 +1,3 @@
+from .metrics import TemporalFlowError, VideoLPIPS, VideoPSNR, VideoSSIM
+
+__all__ = ['TemporalFlowError', 'VideoLPIPS', 'VideoPSNR', 'VideoSSIM']

@@ -1,0 +1,154 @@
+"""Video metrics with per-paper evaluation protocols.
+
+mmagic's sample-wise metrics average a metric over the frames of each clip. The classes here add
+what video-deblurring papers differ in: frames excluded at the clip borders (BSSTNet: 2 at each
+end; FMA-Net: 1), border crop (FMA-Net: 4 px) and RGB vs Y (``convert_to``).
+"""
+from typing import Optional, Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from mmagic.evaluation.metrics import PSNR, SSIM
+from mmagic.evaluation.metrics.base_sample_wise_metric import BaseSampleWiseMetric
+from mmagic.evaluation.metrics.metrics_utils import obtain_data
+from mmagic.registry import METRICS
+
+
+def select_frames(frames, exclude_frames, key=''):
+    """Drop ``exclude_frames`` frames at each end of a (T, C, H, W) clip."""
+    if exclude_frames <= 0:
+        return frames
+    t = frames.shape[0]
+    if t <= 2 * exclude_frames:
+        raise ValueError(f'{key} has {t} frames: nothing is left to score after excluding '
+                         f'{exclude_frames} frames at each end')
+    return frames[exclude_frames:t - exclude_frames]
+
+
+class VideoProtocolMixin:
+    """Score every frame of a clip, skipping ``exclude_frames`` at each end.
+
+    Images are (C, H, W) and clips (T, C, H, W), values in [0, 255] as mmagic's data
+    preprocessor returns them.
+    """
+
+    exclude_frames = 0
+
+    def _frame_pairs(self, data):
+        gt = obtain_data(data, self.gt_key, self.device)
+        pred = obtain_data(data['output'], self.pred_key, self.device)
+        if gt.shape != pred.shape:
+            raise ValueError(f"{data.get('key', 'sample')}: prediction shape "
+                             f'{tuple(pred.shape)} differs from ground truth {tuple(gt.shape)}')
+        if gt.ndim <= 3:
+            return gt[None], pred[None]
+        name = str(data.get('key', 'clip'))
+        return (select_frames(gt, self.exclude_frames, name),
+                select_frames(pred, self.exclude_frames, name))
+
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        for data in data_samples:
+            gt, pred = self._frame_pairs(data)
+            mask = torch.ones_like(pred) if isinstance(pred, torch.Tensor) else np.ones_like(pred)
+            values = [self.process_image(g, p, m) for g, p, m in zip(gt, pred, mask)]
+            self.results.append({self.metric: float(np.mean(values))})
+
+
+@METRICS.register_module()
+class VideoPSNR(VideoProtocolMixin, PSNR):
+    """PSNR per frame (mmagic's ``PSNR``) with border-frame exclusion.
+
+    Args:
+        exclude_frames (int): Frames not scored at each end of every clip. Default: 0.
+        crop_border (int): Pixels cropped at each image edge. Default: 0.
+        convert_to (str, optional): None for RGB, 'Y' for the luma channel. Default: None.
+        Other args as in ``mmagic.evaluation.PSNR``.
+    """
+    metric = 'PSNR'
+
+    def __init__(self, exclude_frames: int = 0, channel_order: str = 'rgb', **kwargs):
+        super().__init__(channel_order=channel_order, **kwargs)
+        self.exclude_frames = exclude_frames
+
+
+@METRICS.register_module()
+class VideoSSIM(VideoProtocolMixin, SSIM):
+    """SSIM per frame (mmagic's ``SSIM``) with border-frame exclusion. Args as ``VideoPSNR``."""
+    metric = 'SSIM'
+
+    def __init__(self, exclude_frames: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.exclude_frames = exclude_frames
+
+
+def _to_gray_uint8(frame):
+    """(C, H, W) RGB tensor/array in [0, 255] -> (H, W) uint8 gray."""
+    if isinstance(frame, torch.Tensor):
+        frame = frame.detach().cpu().numpy()
+    img = np.clip(np.round(np.asarray(frame, dtype=np.float64)), 0, 255).astype(np.uint8)
+    img = np.ascontiguousarray(img.transpose(1, 2, 0))
+    return cv2.cvtColor(img, cv2.COLOR_RGB2GRAY) if img.shape[2] == 3 else img[..., 0]
+
+
+def centre_crop_32(flow):
+    """FMA-Net's crop for tOF: the largest centred multiple-of-32 region with a >=8 px margin."""
+    h, w = flow.shape[:2]
+    ch, cw = (h // 32) * 32, (w // 32) * 32
+    while ch > h - 16:
+        ch -= 32
+    while cw > w - 16:
+        cw -= 32
+    if ch <= 0 or cw <= 0:
+        return flow
+    y, x = (h - ch) // 2, (w - cw) // 2
+    return flow[y:y + ch, x:x + cw]
+
+
+def farneback_flow(prev_gray, cur_gray):
+    return cv2.calcOpticalFlowFarneback(prev_gray, cur_gray, None, 0.5, 3, 15, 3, 5, 1.2, 0)
+
+
+def temporal_flow_error(gt_frames, pred_frames, crop=True):
+    """tOF of one clip (FMA-Net): mean over consecutive pairs of the mean end-point distance
+    between the Farneback flow of the ground truth and that of the prediction."""
+    gt_gray = [_to_gray_uint8(f) for f in gt_frames]
+    pred_gray = [_to_gray_uint8(f) for f in pred_frames]
+    if len(gt_gray) < 2:
+        raise ValueError('tOF needs clips of at least 2 frames')
+    values = []
+    for t in range(1, len(gt_gray)):
+        diff = farneback_flow(gt_gray[t - 1], gt_gray[t]) - farneback_flow(
+            pred_gray[t - 1], pred_gray[t])
+        if crop:
+            diff = centre_crop_32(diff)
+        values.append(np.sqrt((diff.astype(np.float64)**2).sum(-1)).mean())
+    return float(np.mean(values))
+
+
+@METRICS.register_module()
+class TemporalFlowError(VideoProtocolMixin, BaseSampleWiseMetric):
+    """tOF temporal consistency (FMA-Net): optical-flow difference between consecutive output
+    frames and consecutive ground-truth frames. Lower is better.
+
+    Args:
+        exclude_frames (int): Frames not scored at each end of every clip. Default: 0.
+        crop (bool): FMA-Net's centred multiple-of-32 crop of the flow. Default: True.
+    """
+    metric = 'tOF'
+
+    def __init__(self, gt_key='gt_img', pred_key='pred_img', exclude_frames: int = 0,
+                 crop: bool = True, collect_device='cpu', prefix: Optional[str] = None):
+        super().__init__(gt_key=gt_key, pred_key=pred_key, mask_key=None,
+                         collect_device=collect_device, prefix=prefix)
+        self.exclude_frames = exclude_frames
+        self.crop = crop
+
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        for data in data_samples:
+            gt, pred = self._frame_pairs(data)
+            if gt.shape[0] < 2:
+                raise ValueError(f"tOF needs video clips; {data.get('key', 'sample')} has a "
+                                 'single frame')
+            self.results.append({self.metric: temporal_flow_error(gt, pred, self.crop)})

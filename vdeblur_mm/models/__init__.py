@@ -1,0 +1,1 @@
+from . import editors, layers  # noqa: F401  (registers modules)

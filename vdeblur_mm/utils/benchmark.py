@@ -1,0 +1,109 @@
+"""Parameters, FLOPs, latency and peak memory of a model's forward pass."""
+import statistics
+import threading
+import time
+
+import torch
+
+
+def count_parameters(module):
+    """(all parameters, trainable parameters)."""
+    total = sum(p.numel() for p in module.parameters())
+    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    return total, trainable
+
+
+class _TensorForward(torch.nn.Module):
+    """Expose ``model(x, mode='tensor')`` as a plain forward for the FLOP counter."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x, mode='tensor')
+
+
+class _PeakRSS:
+    """Peak resident memory of this process while the context is open (CPU runs)."""
+
+    def __init__(self, interval=0.002):
+        import psutil
+        self.process = psutil.Process()
+        self.interval = interval
+
+    def __enter__(self):
+        self.base = self.peak = self.process.memory_info().rss
+        self.running = True
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+        self.thread.start()
+        return self
+
+    def _poll(self):
+        while self.running:
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            time.sleep(self.interval)
+
+    def __exit__(self, *exc):
+        self.running = False
+        self.thread.join()
+        self.peak = max(self.peak, self.process.memory_info().rss)
+
+    @property
+    def increase(self):
+        return self.peak - self.base
+
+
+def count_flops(model, x):
+    """FLOPs of one forward with mmengine's analysis (one multiply-add counts as one FLOP,
+    as in mmengine/fvcore). Returns ``(flops, unsupported op names)``."""
+    from mmengine.analysis import FlopAnalyzer
+    analyzer = FlopAnalyzer(_TensorForward(model).eval(), (x, ))
+    analyzer.unsupported_ops_warnings(False)
+    analyzer.uncalled_modules_warnings(False)
+    flops = analyzer.total()
+    return flops, sorted(analyzer.unsupported_ops().keys())
+
+
+@torch.no_grad()
+def benchmark_model(model, input_shape, device='cpu', runs=5, warmup=2, flops=True):
+    """Measure a model on a random input of ``input_shape`` (e.g. (1, T, 3, H, W)).
+
+    Returns:
+        dict: params, trainable_params, flops (or None), unsupported_ops, latency_ms (median of
+        ``runs`` after ``warmup``), latency_all_ms, peak_memory_mb (CUDA: max allocated; CPU:
+        peak resident-memory increase during one forward).
+    """
+    model = model.to(device).eval()
+    x = torch.rand(*input_shape, device=device)
+    total, trainable = count_parameters(model)
+    result = dict(params=total, trainable_params=trainable, input_shape=list(input_shape),
+                  device=str(device))
+    if flops:
+        result['flops'], result['unsupported_ops'] = count_flops(model, x)
+    cuda = str(device).startswith('cuda')
+
+    def forward():
+        model(x, mode='tensor')
+        if cuda:
+            torch.cuda.synchronize()
+
+    for _ in range(warmup):
+        forward()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        forward()
+        times.append((time.perf_counter() - start) * 1000)
+    result['latency_ms'] = statistics.median(times)
+    result['latency_all_ms'] = times
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        forward()
+        result['peak_memory_mb'] = (torch.cuda.max_memory_allocated() - base) / 2**20
+    else:
+        with _PeakRSS() as mem:
+            forward()
+        result['peak_memory_mb'] = mem.increase / 2**20
+    return result
