@@ -10,7 +10,6 @@ default_hooks = dict(
     checkpoint=dict(
         type='CheckpointHook',
         interval=5000,
-        out_dir=save_dir,
         by_epoch=False,
         max_keep_ckpts=10,
         save_best='PSNR',

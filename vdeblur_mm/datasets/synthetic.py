@@ -11,9 +11,12 @@ import os.path as osp
 import cv2
 import numpy as np
 
-# Colour sample images that scikit-image ships inside its wheel (no download).
+# Sample images that scikit-image ships inside its wheel (no download); grey ones are
+# replicated to RGB. Test clips come only from TEST_IMAGES, training clips from the others.
 SOURCE_IMAGES = ('astronaut', 'chelsea', 'coffee', 'rocket', 'hubble_deep_field',
-                 'immunohistochemistry', 'colorwheel', 'motorcycle_left', 'cat')
+                 'immunohistochemistry', 'colorwheel', 'stereo_motorcycle', 'retina', 'brick',
+                 'grass', 'gravel', 'camera', 'moon', 'coins', 'clock', 'text', 'page')
+TEST_IMAGES = ('astronaut', 'stereo_motorcycle', 'camera')
 GAMMA = 2.2
 
 
@@ -126,9 +129,8 @@ def generate_synthetic_dataset(out_root, num_train=6, num_test=2, num_frames=12,
     """
     rng = np.random.default_rng(seed)
     images = load_source_images()
-    names = sorted(images)
-    num_test_images = max(1, len(names) // 4)
-    test_names, train_names = names[:num_test_images], names[num_test_images:]
+    test_names = [n for n in TEST_IMAGES if n in images] or sorted(images)[:1]
+    train_names = [n for n in sorted(images) if n not in test_names]
     written = {}
     for split, count, pool in (('train', num_train, train_names), ('test', num_test, test_names)):
         written[split] = []

@@ -64,13 +64,17 @@ class VideoPSNR(VideoProtocolMixin, PSNR):
         exclude_frames (int): Frames not scored at each end of every clip. Default: 0.
         crop_border (int): Pixels cropped at each image edge. Default: 0.
         convert_to (str, optional): None for RGB, 'Y' for the luma channel. Default: None.
+        channel_order (str): Channel order of the frames ('rgb' as our pipelines load them).
         Other args as in ``mmagic.evaluation.PSNR``.
     """
     metric = 'PSNR'
 
     def __init__(self, exclude_frames: int = 0, channel_order: str = 'rgb', **kwargs):
-        super().__init__(channel_order=channel_order, **kwargs)
+        super().__init__(**kwargs)
         self.exclude_frames = exclude_frames
+        # mmagic's metrics assume BGR for the Y conversion, but its video pipelines (and ours)
+        # load RGB frames; the Y channel must be computed from the actual order
+        self.channel_order = channel_order
 
 
 @METRICS.register_module()
@@ -78,9 +82,10 @@ class VideoSSIM(VideoProtocolMixin, SSIM):
     """SSIM per frame (mmagic's ``SSIM``) with border-frame exclusion. Args as ``VideoPSNR``."""
     metric = 'SSIM'
 
-    def __init__(self, exclude_frames: int = 0, **kwargs):
+    def __init__(self, exclude_frames: int = 0, channel_order: str = 'rgb', **kwargs):
         super().__init__(**kwargs)
         self.exclude_frames = exclude_frames
+        self.channel_order = channel_order
 
 
 def _to_gray_uint8(frame):

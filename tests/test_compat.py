@@ -1,0 +1,48 @@
+import numpy as np
+import torch
+from mmengine.logging import MessageHub
+from mmengine.runner.checkpoint import load_checkpoint, save_checkpoint
+
+import vdeblur_mm  # noqa: F401
+
+
+def test_numpy_alias():
+    assert np.bool8 is np.bool_
+
+
+def test_mmengine_checkpoint_loads_with_weights_only_default(tmp_path):
+    hub = MessageHub.get_instance('compat_test')
+    hub.update_scalar('train/loss', np.float64(0.5))
+    hub.update_scalar('train/lr', 1e-3)
+    state = dict(state_dict=dict(w=torch.ones(2)), message_hub=hub.state_dict(),
+                 meta=dict(iter=3, seed=np.int64(7), arr=np.arange(3, dtype=np.float32)))
+    path = str(tmp_path / 'ckpt.pth')
+    save_checkpoint(state, path)
+    # mmengine calls torch.load without weights_only; torch>=2.6 defaults to True
+    loaded = torch.load(path)
+    assert loaded['meta']['iter'] == 3 and loaded['message_hub']['log_scalars']
+    model = torch.nn.Linear(1, 2, bias=False)
+    torch.nn.init.zeros_(model.weight)
+    save_checkpoint(dict(state_dict=dict(weight=torch.ones(2, 1)), message_hub=hub.state_dict()),
+                    path)
+    load_checkpoint(model, path, map_location='cpu')
+    assert torch.equal(model.weight, torch.ones(2, 1))
+
+
+def test_cpu_distributed_config_adaptation():
+    from mmengine.config import Config
+
+    from vdeblur_mm.compat import adapt_cfg_for_cpu_distributed
+    cfg = Config(dict(launcher='pytorch', env_cfg=dict(dist_cfg=dict(backend='nccl')),
+                      find_unused_parameters=True))
+    adapt_cfg_for_cpu_distributed(cfg)
+    if torch.cuda.is_available():
+        assert cfg.env_cfg.dist_cfg.backend == 'nccl'
+    else:
+        assert cfg.env_cfg.dist_cfg.backend == 'gloo'
+        assert cfg.model_wrapper_cfg == dict(type='MMDistributedDataParallel', device_ids=None,
+                                             broadcast_buffers=False,
+                                             find_unused_parameters=True)
+    single = Config(dict(launcher='none'))
+    adapt_cfg_for_cpu_distributed(single)
+    assert 'model_wrapper_cfg' not in single
