@@ -46,3 +46,22 @@ def test_cpu_distributed_config_adaptation():
     single = Config(dict(launcher='none'))
     adapt_cfg_for_cpu_distributed(single)
     assert 'model_wrapper_cfg' not in single
+
+
+def test_runner_style_message_hub_has_no_functions(tmp_path):
+    """Runner checkpoints pickle HistoryBuffers; they must load with weights_only=True."""
+    import pickletools
+    import zipfile
+    hub = MessageHub.get_instance('compat_pickle')
+    for i in range(3):
+        hub.update_scalar('train/loss', 0.1 * i)
+    path = str(tmp_path / 'hub.pth')
+    torch.save(dict(message_hub=hub.state_dict()), path)
+    with zipfile.ZipFile(path) as z:
+        data = z.read(next(n for n in z.namelist() if n.endswith('data.pkl')))
+    globals_ = {str(arg) for op, arg, _ in pickletools.genops(data)
+                if op.name in ('GLOBAL', 'STACK_GLOBAL')}
+    assert not any('getattr' in g for g in globals_)
+    buf = torch.load(path)['message_hub']['log_scalars']['train/loss']
+    assert buf.statistics('mean') == np.mean([0.0, 0.1, 0.2])
+    assert buf.max() == 0.2

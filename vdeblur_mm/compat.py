@@ -39,6 +39,29 @@ def _checkpoint_safe_globals():
     add(safe)
 
 
+def _history_buffer_pickling():
+    # mmengine 0.10.7 ``HistoryBuffer.__getstate__`` pickles its statistics functions
+    # (``getattr(HistoryBuffer, 'min')`` ...) into every Runner checkpoint, and ``getattr`` can
+    # never be a safe global, so even with the classes above a weights-only ``torch.load`` of an
+    # ``iter_*.pth`` fails. The four default methods are re-registered by ``__setstate__`` anyway:
+    # pickle only custom ones (and stop adding them to the live object's ``__dict__``).
+    from mmengine.logging.history_buffer import HistoryBuffer
+    if getattr(HistoryBuffer.__getstate__, '_vdeblur_patched', False):
+        return
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop('statistics_methods', None)
+        custom = {name: fn for name, fn in self._statistics_methods.items()
+                  if getattr(HistoryBuffer, name, None) is not fn}
+        if custom:
+            state['statistics_methods'] = custom
+        return state
+
+    __getstate__._vdeblur_patched = True
+    HistoryBuffer.__getstate__ = __getstate__
+
+
 def _cpu_distributed_init():
     # mmengine 0.10.7 ``_init_dist_pytorch`` calls ``torch.cuda.set_device`` unconditionally, so
     # ``--launcher pytorch`` cannot start on a machine without CUDA. Without CUDA we skip the
@@ -90,5 +113,6 @@ def apply():
         return
     _numpy_aliases()
     _checkpoint_safe_globals()
+    _history_buffer_pickling()
     _cpu_distributed_init()
     _APPLIED = True

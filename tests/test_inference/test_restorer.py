@@ -5,7 +5,7 @@ from torch import nn
 
 from vdeblur_mm.inference import (FrameReader, FrameWriter, VideoReadError, VideoRestorer,
                                   tile_starts)
-from vdeblur_mm.inference.restorer import pad_to
+from vdeblur_mm.models.layers import pad_to_multiple
 
 
 class PerFrameModel(nn.Module):
@@ -50,9 +50,9 @@ def test_tile_starts_cover_everything():
 
 def test_pad_to_multiple_and_min_size():
     x = torch.rand(1, 2, 3, 10, 13)
-    y = pad_to(x, 4, 1)
+    y = pad_to_multiple(x, 4, 1)
     assert y.shape[-2:] == (12, 16) and torch.equal(y[..., :10, :13], x)
-    assert pad_to(x, 4, 64).shape[-2:] == (64, 64)
+    assert pad_to_multiple(x, 4, 64).shape[-2:] == (64, 64)
 
 
 @pytest.mark.parametrize('n', [1, 5, 8, 13, 30])

@@ -74,3 +74,23 @@ def test_benchmark_counts(tmp_path):
 
     res = benchmark_model(Wrap(), (1, 2, 3, 16, 16), runs=1, warmup=0)
     assert res['flops'] == 2 * 16 * 16 * 8 * 3 * 9
+
+
+def test_deformable_conv_flops_are_counted():
+    from mmcv.ops import ModulatedDeformConv2dPack
+
+    from vdeblur_mm.utils.benchmark import count_flops
+
+    class Wrap(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.dcn = ModulatedDeformConv2dPack(4, 8, 3, padding=1, deform_groups=2)
+
+        def forward(self, x, mode='tensor'):
+            return self.dcn(x)
+
+    flops, unsupported = count_flops(Wrap(), torch.rand(1, 4, 16, 16))
+    offset_conv = 16 * 16 * (2 * 3 * 9) * 4 * 9  # conv_offset: 4 -> 54 channels
+    deform = 16 * 16 * 8 * 4 * 9
+    assert flops == offset_conv + deform
+    assert not any('DeformConv' in op for op in unsupported)

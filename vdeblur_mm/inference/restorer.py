@@ -14,25 +14,8 @@ from itertools import islice
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-DEFAULT_INFERENCE_SPEC = dict(mode='sequence', window_frames=None, size_multiple=1, min_size=1,
-                              scale=1)
-
-
-def get_inference_spec(model):
-    """The inference requirements a model declares (see the module docstring)."""
-    spec = dict(DEFAULT_INFERENCE_SPEC)
-    generator = getattr(model, 'generator', model)
-    spec.update(getattr(generator, 'inference_spec', None) or {})
-    test_cfg = getattr(model, 'test_cfg', None) or {}
-    spec.update(test_cfg.get('inference_spec', None) or {})
-    if spec['mode'] not in ('sequence', 'window'):
-        raise ValueError(f"inference_spec mode must be 'sequence' or 'window', got {spec['mode']!r}")
-    if spec['mode'] == 'window' and not spec['window_frames']:
-        raise ValueError("inference_spec mode 'window' needs window_frames")
-    return spec
-
+from ..models.layers.video import DEFAULT_INFERENCE_SPEC, get_inference_spec, pad_to_multiple
 
 def tile_starts(length, tile, overlap):
     """Start offsets of tiles of size ``tile`` covering ``length``; the last one ends at the edge."""
@@ -43,20 +26,6 @@ def tile_starts(length, tile, overlap):
         raise ValueError(f'tile overlap ({overlap}) must be smaller than the tile ({tile})')
     starts = list(range(0, length - tile, stride))
     return starts + [length - tile]
-
-
-def pad_to(x, multiple, min_size):
-    """Pad the last two dims (reflect where possible) to a multiple of ``multiple``, >= min_size."""
-    h, w = x.shape[-2:]
-    th = max(-(-h // multiple) * multiple, -(-min_size // multiple) * multiple)
-    tw = max(-(-w // multiple) * multiple, -(-min_size // multiple) * multiple)
-    if (th, tw) == (h, w):
-        return x
-    lead = x.shape[:-3]
-    flat = x.reshape(-1, *x.shape[-3:])
-    mode = 'reflect' if th - h < h and tw - w < w else 'replicate'
-    flat = F.pad(flat, (0, tw - w, 0, th - h), mode=mode)
-    return flat.reshape(*lead, *flat.shape[-3:])
 
 
 class VideoRestorer:
@@ -103,7 +72,7 @@ class VideoRestorer:
     def _model_call(self, x):
         """x: (B, T, C, h, w) normalised -> model output, padded as the model needs."""
         h, w = x.shape[-2:]
-        x = pad_to(x, self.spec['size_multiple'], self.spec['min_size'])
+        x = pad_to_multiple(x, self.spec['size_multiple'], self.spec['min_size'])
         with torch.autocast('cuda', dtype=torch.float16,
                             enabled=self.amp and x.is_cuda):
             out = self.model(x, mode='tensor')
@@ -130,7 +99,10 @@ class VideoRestorer:
 
     def _restore(self, frames):
         """list of (H, W, 3) uint8 -> normalised (1, T, 3, H, W) tensor on the model device."""
-        x = torch.from_numpy(np.stack(frames)).to(self.device).permute(0, 3, 1, 2).float()
+        # contiguous NCHW: a channels-last view would propagate through the convolutions and
+        # mmcv's deformable-convolution kernels read such memory wrongly
+        x = torch.from_numpy(np.stack(frames)).to(self.device).permute(0, 3, 1, 2)
+        x = x.contiguous().float()
         return ((x - self.mean) / self.std)[None]
 
     def _to_uint8(self, y):

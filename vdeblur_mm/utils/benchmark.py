@@ -54,11 +54,31 @@ class _PeakRSS:
         return self.peak - self.base
 
 
+def _deform_conv_flop_handle(inputs, outputs):
+    """mmcv (modulated) deformable convolution: multiply-adds of the equivalent convolution,
+    ``out elements x in_channels/groups x kh x kw`` (bilinear sampling not counted)."""
+    from mmengine.analysis.jit_handles import get_shape
+    out_shape = get_shape(outputs[0])
+    weight_shape = get_shape(inputs[3])  # (input, offset, mask, weight, ...) for DCNv2
+    if len(weight_shape) != 4:  # DeformConv2dFunction: (input, offset, weight, ...)
+        weight_shape = get_shape(inputs[2])
+    count = 1
+    for d in out_shape:
+        count *= d
+    return count * weight_shape[1] * weight_shape[2] * weight_shape[3]
+
+
+DEFORM_CONV_OPS = ('prim::PythonOp.ModulatedDeformConv2dFunction',
+                   'prim::PythonOp.DeformConv2dFunction')
+
+
 def count_flops(model, x):
     """FLOPs of one forward with mmengine's analysis (one multiply-add counts as one FLOP,
-    as in mmengine/fvcore). Returns ``(flops, unsupported op names)``."""
+    as in mmengine/fvcore), plus mmcv's deformable convolutions, which mmengine does not know.
+    Returns ``(flops, unsupported op names)``."""
     from mmengine.analysis import FlopAnalyzer
     analyzer = FlopAnalyzer(_TensorForward(model).eval(), (x, ))
+    analyzer.set_op_handle(**{op: _deform_conv_flop_handle for op in DEFORM_CONV_OPS})
     analyzer.unsupported_ops_warnings(False)
     analyzer.uncalled_modules_warnings(False)
     flops = analyzer.total()

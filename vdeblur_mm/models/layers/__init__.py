@@ -1,1 +1,6 @@
 """Building blocks shared by the editors: deformable convolution, warping, attention, ..."""
+from .dcn import ModulatedDCNPack
+from .video import (DEFAULT_INFERENCE_SPEC, get_inference_spec, pad_to_multiple, sliding_window,
+                    window_indices)
+
+__all__ = ['ModulatedDCNPack', 'DEFAULT_INFERENCE_SPEC', 'get_inference_spec', 'pad_to_multiple', 'sliding_window', 'window_indices']

@@ -1,0 +1,97 @@
+"""Convert checkpoints between official code bases and vdeblur_mm (one sub-command a format).
+
+    python tools/convert_checkpoint.py edvr-from-basicsr EDVR_L_deblur_REDS_official-ca46bd8c.pth \
+        checkpoints/edvr-l-deblur_reds_basicsr.pth \
+        [--config configs/edvr_deblur/edvr-l-deblur_c128b40_8xb8-600k_reds4.py]
+    python tools/convert_checkpoint.py edvr-to-basicsr work_dirs/.../iter_600000.pth \
+        edvr_basicsr.pth
+
+The output of an ``*-from-*`` command is an mmengine checkpoint (``{'state_dict', 'meta'}``)
+that ``tools/test.py CONFIG CHECKPOINT`` loads. The conversion logic lives in the package
+(``vdeblur_mm.models.editors.<model>.convert``); a new format adds a sub-command to ``COMMANDS``.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+import _common  # noqa: F401  (must come before mmagic)
+
+
+def _edvr_from_basicsr(args):
+    from vdeblur_mm.models.editors.edvr.convert import edvr_from_basicsr
+    model = None
+    if args.config:
+        from mmagic.registry import MODELS
+        from mmengine.registry import init_default_scope
+        cfg = _common.load_config(args.config)
+        init_default_scope(cfg.get('default_scope', 'mmagic'))
+        model = MODELS.build(cfg.model)
+    kwargs = edvr_from_basicsr(args.input, args.output, key=args.key, prefix=args.prefix,
+                               model=model)
+    return f'EDVRDeblurNet({", ".join(f"{k}={v}" for k, v in kwargs.items())})'
+
+
+def _edvr_to_basicsr(args):
+    from vdeblur_mm.models.editors.edvr.convert import edvr_to_basicsr
+    hparams = edvr_to_basicsr(args.input, args.output, prefix=args.prefix)
+    return f'BasicSR EDVR({", ".join(f"{k}={v}" for k, v in hparams.items())})'
+
+
+def _add_edvr_from_basicsr(sub):
+    p = sub.add_parser('edvr-from-basicsr',
+                       help='BasicSR EDVR checkpoint (params/params_ema) -> EDVRDeblur')
+    p.add_argument('--key', choices=['params', 'params_ema'],
+                   help='entry to read (default: params, else params_ema, else the whole file)')
+    p.add_argument('--config', help='also check the result against this config\'s model')
+    p.add_argument('--prefix', default='generator.',
+                   help='prefix of the written keys (default: generator.)')
+    return p
+
+
+def _add_edvr_to_basicsr(sub):
+    p = sub.add_parser('edvr-to-basicsr',
+                       help='EDVRDeblur/EDVRDeblurNet checkpoint -> BasicSR EDVR {params: ...}')
+    p.add_argument('--prefix', default='generator.',
+                   help='prefix of the network\'s keys in the input (default: generator.; '
+                   "'stage1.generator.' for the first stage of a CascadeRestorer)")
+    return p
+
+
+#: sub-command -> (argument parser builder, runner returning a one-line summary)
+COMMANDS = {
+    'edvr-from-basicsr': (_add_edvr_from_basicsr, _edvr_from_basicsr),
+    'edvr-to-basicsr': (_add_edvr_to_basicsr, _edvr_to_basicsr),
+}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND',
+                                help=', '.join(COMMANDS))
+    for name, (add, _) in COMMANDS.items():
+        p = add(sub)
+        p.add_argument('input', help='checkpoint to convert')
+        p.add_argument('output', help='converted checkpoint to write')
+        p.add_argument('--force', action='store_true', help='overwrite an existing output')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from vdeblur_mm.models.editors.edvr.convert import CheckpointConversionError
+    if not osp.isfile(args.input):
+        raise SystemExit(f'error: input checkpoint {args.input} does not exist')
+    if osp.exists(args.output) and not args.force:
+        raise SystemExit(f'error: {args.output} exists (use --force to overwrite)')
+    if osp.dirname(args.output):
+        os.makedirs(osp.dirname(args.output), exist_ok=True)
+    try:
+        summary = COMMANDS[args.command][1](args)
+    except (CheckpointConversionError, KeyError, FileNotFoundError) as exc:
+        raise SystemExit(f'error: {args.command}: {exc}')
+    print(f'{args.command}: wrote {args.output} ({summary})')
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])
