@@ -42,12 +42,16 @@ def main(argv=None):
     print(f"input:        {res['input_shape']} on {res['device']}")
     print(f"parameters:   {res['params']:,} (generator {gen_params:,}, trainable "
           f"{res['trainable_params']:,})")
+    out_frames = frames if spec['mode'] == 'sequence' else 1
     if 'flops' in res:
-        per_frame = res['flops'] / frames
-        print(f"FLOPs:        {res['flops'] / 1e9:.2f} G ({per_frame / 1e9:.2f} G per frame)")
+        # a window model restores one (centre) frame per forward, a sequence model all frames
+        per_frame = res['flops'] / out_frames
+        print(f"FLOPs:        {res['flops'] / 1e9:.2f} G ({per_frame / 1e9:.2f} G per restored "
+              'frame)')
         if res['unsupported_ops']:
             print(f"not counted:  {', '.join(res['unsupported_ops'])}")
-    print(f"latency:      {res['latency_ms']:.1f} ms (median of {args.runs})")
+    print(f"latency:      {res['latency_ms']:.1f} ms per forward (median of {args.runs}), "
+          f"{res['latency_ms'] / out_frames:.1f} ms per restored frame")
     print(f"peak memory:  {res['peak_memory_mb']:.1f} MB")
     if args.json:
         with open(args.json, 'w') as f:
