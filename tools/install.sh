@@ -15,7 +15,7 @@ PY="$VENV/bin/python"
 STAMP="$VENV/.vdeblur_mm-installed"
 HASH="$(cat requirements/*.txt pyproject.toml tools/install.sh | sha256sum | cut -d' ' -f1)"
 
-if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$HASH" ] && "$PY" -c 'import vdeblur_mm' 2>/dev/null; then
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$HASH" ] && [ -x "$PY" ]; then
     exit 0
 fi
 start=$(date +%s)
@@ -49,6 +49,6 @@ echo "[install] mmagic (without its unused extras) and runtime/test requirements
 "${PIP[@]}" -c "$CONSTRAINTS" -r requirements/runtime.txt -r requirements/tests.txt
 "${PIP[@]}" --no-deps --no-build-isolation -e .
 
-"$PY" -c 'import vdeblur_mm, mmcv.ops, mmagic.models' >/dev/null
+PYTHONWARNINGS=ignore "$PY" -c 'import vdeblur_mm, mmcv.ops, mmagic.models' >/dev/null
 echo "$HASH" > "$STAMP"
 echo "[install] done in $(( $(date +%s) - start )) s"

@@ -94,3 +94,22 @@ def test_deformable_conv_flops_are_counted():
     deform = 16 * 16 * 8 * 4 * 9
     assert flops == offset_conv + deform
     assert not any('DeformConv' in op for op in unsupported)
+
+
+@pytest.mark.parametrize('config', [
+    'edvr_deblur/edvr-deblur_c16b1_1xb1-300i_synthetic.py',
+    'edvr_deblur/edvr-deblur-stage2_c16b1_1xb1-300i_synthetic.py'])
+def test_deblur_video_with_window_models(tmp_path, config):
+    """EDVR (window mode, padded to multiples of 16) and the cascade through the video path."""
+    from vdeblur_mm.inference import deblur_video
+    torch.manual_seed(0)
+    model = init_model(osp.join(ROOT, 'configs', config))
+    rng = np.random.default_rng(1)
+    src = str(tmp_path / 'in')
+    with FrameWriter(src) as w:
+        for _ in range(6):
+            w.write(rng.integers(0, 256, (40, 52, 3), dtype=np.uint8))
+    count = deblur_video(model, src, str(tmp_path / 'out'), chunk_frames=5, overlap=4,
+                         progress=False)
+    frames = list(FrameReader(str(tmp_path / 'out')))
+    assert count == 6 and frames[0].shape == (40, 52, 3)

@@ -10,13 +10,17 @@ import torch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY = osp.join(ROOT, 'configs', 'basicvsr_pp_deblur', 'basicvsr-pp_c16n1_1xb1-300i_synthetic.py')
+TINY_EDVR = osp.join(ROOT, 'configs', 'edvr_deblur', 'edvr-deblur_c16b1_1xb1-300i_synthetic.py')
+TINY_CASCADE = osp.join(ROOT, 'configs', 'edvr_deblur',
+                        'edvr-deblur-stage2_c16b1_1xb1-300i_synthetic.py')
 
 
-def data_options(root):
+def data_options(root, frames=2):
     return [f'train_dataloader.dataset.data_root={root}/train',
             f'val_dataloader.dataset.data_root={root}/test',
             f'test_dataloader.dataset.data_root={root}/test',
-            'train_dataloader.dataset.num_input_frames=2', 'default_hooks.logger.interval=1']
+            f'train_dataloader.dataset.num_input_frames={frames}',
+            'default_hooks.logger.interval=1']
 
 
 def run_tool(args, env=None, timeout=600):
@@ -47,6 +51,21 @@ def test_train_test_and_resume(tmp_path, synthetic_root):
     assert 'resumed' in log.lower() and osp.isfile(osp.join(work, 'iter_3.pth'))
     state = torch.load(osp.join(work, 'iter_3.pth'), map_location='cpu')
     assert state['meta']['iter'] == 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('config,frames', [(TINY_EDVR, 3), (TINY_CASCADE, 4)],
+                         ids=['edvr', 'edvr-cascade'])
+def test_train_and_test_other_models(tmp_path, synthetic_root, config, frames):
+    work = str(tmp_path / 'work')
+    opts = data_options(synthetic_root, frames)
+    run_tool([sys.executable, 'tools/train.py', config, '--work-dir', work, '--cfg-options',
+              *opts, 'train_cfg.max_iters=2', 'train_cfg.val_interval=2'])
+    out = str(tmp_path / 'metrics.json')
+    run_tool([sys.executable, 'tools/test.py', config, osp.join(work, 'iter_2.pth'),
+              '--work-dir', work, '--out', out, '--cfg-options', *opts])
+    metrics = json.load(open(out))
+    assert 5 < metrics['PSNR'] < 60 and 0 < metrics['SSIM'] <= 1
 
 
 @pytest.mark.slow
