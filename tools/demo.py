@@ -105,7 +105,8 @@ def main(argv=None):
     print(f'held-out PSNR, blurry input: {blurry:.2f} dB')
     print(f'held-out PSNR, restored:     {restored:.2f} dB ({restored - blurry:+.2f} dB)')
     if restored <= blurry:
-        print('the restored output is not better than the blurry input', file=sys.stderr)
+        print('the restored output is not better than the blurry input (see docs/demo.md)',
+              file=sys.stderr)
         return 1
     return 0
 
