@@ -23,6 +23,13 @@ def data_options(root, frames=2):
             'default_hooks.logger.interval=1']
 
 
+def free_port():
+    import socket
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
 def run_tool(args, env=None, timeout=600):
     env = dict(os.environ, **(env or {}))
     env.setdefault('OMP_NUM_THREADS', '2')
@@ -74,7 +81,7 @@ def test_distributed_training_with_gloo(tmp_path, synthetic_root):
     log = run_tool(['bash', 'tools/dist_train.sh', TINY, '2', '--work-dir', work,
                     '--cfg-options', *data_options(synthetic_root), 'train_cfg.max_iters=2',
                     'train_cfg.val_interval=2'],
-                   env=dict(PYTHON=sys.executable, PORT='29611', OMP_NUM_THREADS='1'))
+                   env=dict(PYTHON=sys.executable, PORT=str(free_port()), OMP_NUM_THREADS='1'))
     # mmengine's environment report: launcher, DDP on, 2 processes, gloo on CPU
     assert 'Distributed launcher: pytorch' in log and 'Distributed training: True' in log
     assert 'GPU number: 2' in log
