@@ -27,7 +27,6 @@ def run(cmd):
 
 def blurry_input_psnr(cfg):
     """PSNR of the blurry input against the sharp frames, with the test evaluator's metric."""
-    import torch
     from mmengine.registry import init_default_scope
 
     from mmagic.registry import DATASETS

@@ -15,10 +15,11 @@ from itertools import islice
 import numpy as np
 import torch
 
-from ..models.layers.video import DEFAULT_INFERENCE_SPEC, get_inference_spec, pad_to_multiple
+from ..models.layers.video import get_inference_spec, pad_to_multiple
+
 
 def tile_starts(length, tile, overlap):
-    """Start offsets of tiles of size ``tile`` covering ``length``; the last one ends at the edge."""
+    """Start offsets of ``tile``-sized tiles covering ``length``; the last one ends at the edge."""
     if tile >= length:
         return [0]
     stride = tile - overlap

@@ -1,4 +1,5 @@
-# DVD (DeepVideoDeblurring, split into train/test folders): <root>/{train,test}/<seq>/{input,GT}/*.jpg
+# DVD (DeepVideoDeblurring), split into train/test folders:
+# <root>/{train,test}/<seq>/{input,GT}/*.jpg
 _base_ = ['./video_deblur_common.py']
 
 dataset_type = 'VideoDeblurDataset'

@@ -1,6 +1,10 @@
-"""Building blocks shared by the editors: deformable convolution, warping, attention, ..."""
+"""Building blocks shared by the editors: deformable convolution, sliding windows, padding,
+the inference-spec contract."""
 from .dcn import ModulatedDCNPack
 from .video import (DEFAULT_INFERENCE_SPEC, get_inference_spec, pad_to_multiple, sliding_window,
                     window_indices)
 
-__all__ = ['ModulatedDCNPack', 'DEFAULT_INFERENCE_SPEC', 'get_inference_spec', 'pad_to_multiple', 'sliding_window', 'window_indices']
+__all__ = [
+    'ModulatedDCNPack', 'DEFAULT_INFERENCE_SPEC', 'get_inference_spec', 'pad_to_multiple',
+    'sliding_window', 'window_indices'
+]
