@@ -66,6 +66,8 @@ def main(argv=None):
     parser.add_argument('--iters', type=int, default=300, help='training iterations')
     parser.add_argument('--num-train', type=int, default=8)
     parser.add_argument('--num-test', type=int, default=3)
+    parser.add_argument('--init', help='start training from this checkpoint (load_from), e.g. '
+                        'one from an earlier, longer run of this demo')
     args = parser.parse_args(argv)
     start = time.time()
     py = sys.executable
@@ -77,8 +79,11 @@ def main(argv=None):
                  f'val_dataloader.dataset.data_root={args.data}/test',
                  f'test_dataloader.dataset.data_root={args.data}/test']
     n = args.iters
+    init = [f'load_from={args.init}'] if args.init else []
+    if args.init and not osp.isfile(args.init):
+        raise SystemExit(f'error: checkpoint {args.init} does not exist')
     run([py, osp.join(tools, 'train.py'), CONFIG, '--work-dir', args.work_dir, '--cfg-options',
-         *data_opts, f'train_cfg.max_iters={n}', f'train_cfg.val_interval={n}',
+         *data_opts, *init, f'train_cfg.max_iters={n}', f'train_cfg.val_interval={n}',
          f'param_scheduler.periods=[{n}]', f'default_hooks.checkpoint.interval={n}'])
     checkpoint = osp.join(args.work_dir, f'iter_{n}.pth')
     results = osp.join(args.work_dir, 'results')
