@@ -1,0 +1,104 @@
+"""Frozen optical-flow estimators: RAFT (torchvision's implementation, weights from a local file)
+and a dependency-free classical fallback (OpenCV's DIS).
+
+Convention (RAFT's): ``flow = estimator(image1, image2)`` is the displacement from ``image1`` to
+``image2``, i.e. ``image1(x) ~ image2(x + flow(x))``; channel 0 is horizontal (x), channel 1
+vertical (y). Images are (n, 3, h, w) RGB in [0, 1]; flows are (n, 2, h, w) in pixels.
+"""
+import os.path as osp
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from mmagic.registry import MODELS
+from .video import pad_to_multiple
+
+
+class FrozenFlowEstimator(nn.Module):
+    """Base class: no gradients, always in eval mode (``train()`` keeps it frozen)."""
+
+    def train(self, mode=True):
+        return super().train(False)
+
+    def _check(self, image1, image2):
+        if image1.shape != image2.shape or image1.dim() != 4 or image1.shape[1] != 3:
+            raise ValueError('flow estimators take two RGB batches of the same shape '
+                             f'(n, 3, h, w), got {tuple(image1.shape)} and {tuple(image2.shape)}')
+
+
+@MODELS.register_module()
+class DISFlowEstimator(FrozenFlowEstimator):
+    """OpenCV's DIS optical flow (Kroeger et al., ECCV 2016): no learned weights, CPU only.
+
+    Args:
+        preset (str): 'ultrafast', 'fast' or 'medium'. Default: 'medium'.
+    """
+
+    PRESETS = {'ultrafast': cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+               'fast': cv2.DISOPTICAL_FLOW_PRESET_FAST,
+               'medium': cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
+
+    def __init__(self, preset='medium'):
+        super().__init__()
+        if preset not in self.PRESETS:
+            raise ValueError(f'DIS preset must be one of {sorted(self.PRESETS)}, got {preset!r}')
+        self.preset = preset
+
+    @staticmethod
+    def _gray(images):
+        rgb = (images.detach().float().clamp(0, 1) * 255 + 0.5).to(torch.uint8)
+        rgb = rgb.permute(0, 2, 3, 1).cpu().numpy()
+        return [cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2GRAY) for img in rgb]
+
+    @torch.no_grad()
+    def forward(self, image1, image2):
+        """Flow from image1 to image2, (n, 2, h, w)."""
+        self._check(image1, image2)
+        dis = cv2.DISOpticalFlow_create(self.PRESETS[self.preset])
+        flows = [dis.calc(a, b, None) for a, b in zip(self._gray(image1), self._gray(image2))]
+        flow = torch.from_numpy(np.stack(flows)).permute(0, 3, 1, 2).contiguous()
+        return flow.to(device=image1.device, dtype=image1.dtype)
+
+
+@MODELS.register_module()
+class RAFTFlowEstimator(FrozenFlowEstimator):
+    """RAFT (Teed and Deng, ECCV 2020), torchvision's implementation, frozen.
+
+    Weights are never downloaded: ``checkpoint`` is a local file in torchvision's layout (e.g.
+    ``raft_large_C_T_V2-1bb1363a.pth``, or a state dict saved from
+    ``torchvision.models.optical_flow.raft_large``). Frames are padded to multiples of 8 and to at
+    least 128 px (RAFT's correlation pyramid needs 16 px at 1/8 size), and the flow is cropped
+    back.
+
+    Args:
+        checkpoint (str): Local weights file (torchvision layout).
+        variant (str): 'large' (RAFT, as BSSTNet) or 'small'. Default: 'large'.
+        num_flow_updates (int): Refinement iterations. Default: 20 (BSSTNet's test setting).
+    """
+
+    def __init__(self, checkpoint, variant='large', num_flow_updates=20):
+        super().__init__()
+        from torchvision.models.optical_flow import raft_large, raft_small
+        if variant not in ('large', 'small'):
+            raise ValueError(f"RAFT variant must be 'large' or 'small', got {variant!r}")
+        if checkpoint is None or not osp.isfile(checkpoint):
+            raise FileNotFoundError(f'RAFT weights {checkpoint!r} do not exist: pass a local '
+                                    'torchvision-layout RAFT checkpoint (nothing is downloaded)')
+        self.raft = (raft_large if variant == 'large' else raft_small)(weights=None)
+        state = torch.load(checkpoint, map_location='cpu', weights_only=True)
+        state = state.get('state_dict', state)
+        self.raft.load_state_dict(state, strict=True)
+        self.raft.requires_grad_(False)
+        self.num_flow_updates = num_flow_updates
+        self.train(False)
+
+    @torch.no_grad()
+    def forward(self, image1, image2):
+        """Flow from image1 to image2, (n, 2, h, w)."""
+        self._check(image1, image2)
+        h, w = image1.shape[-2:]
+        x1, x2 = (pad_to_multiple(x * 2 - 1, 8, min_size=128) for x in (image1, image2))
+        flow = self.raft(x1, x2, num_flow_updates=self.num_flow_updates)[-1]
+        return flow[..., :h, :w]
