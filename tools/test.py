@@ -56,6 +56,7 @@ def main():
     if args.out:
         runner.register_hook(SaveMetricsHook(args.out), 'LOWEST')
     runner.test()
+    _common.shutdown_distributed()
 
 
 if __name__ == '__main__':

@@ -65,6 +65,7 @@ def main():
     adapt_cfg_for_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()
+    _common.shutdown_distributed()
 
 
 if __name__ == '__main__':
