@@ -1,10 +1,11 @@
 """Blur-aware feature alignment (BSSTNet's BBFP): flow-guided modulated deformable convolution
 whose modulation masks favour sharp neighbours."""
 import torch
-from mmcv.ops import ModulatedDeformConv2d, modulated_deform_conv2d
+from mmcv.ops import ModulatedDeformConv2d
 from torch import nn
 
 from mmagic.models.utils import flow_warp
+from .dcn import deform_conv_nchw
 
 
 def forward_backward_consistency(flow_fw, flow_bw, alpha1=0.01, alpha2=0.5):
@@ -111,6 +112,4 @@ class BlurAwareDeformableAlignment(ModulatedDeformConv2d):
             Tensor: Aligned feature (n, C, h, w).
         """
         offset, mask = self.offsets_and_masks(extra_feat, flow_1, flow_2, sharp_1, sharp_2)
-        return modulated_deform_conv2d(x.contiguous(), offset.contiguous(), mask.contiguous(),
-                                       self.weight, self.bias, self.stride, self.padding,
-                                       self.dilation, self.groups, self.deform_groups)
+        return deform_conv_nchw(self, x, offset, mask)

@@ -5,6 +5,18 @@ from mmengine.logging import print_log
 from torch import nn
 
 
+def deform_conv_nchw(module, x, offset, mask):
+    """``module``'s (a ``ModulatedDeformConv2d``) deformable convolution of ``x``.
+
+    mmcv's kernels index memory as contiguous NCHW: a channels-last tensor (e.g. frames permuted
+    from HWC images, or conv outputs of such) would be read wrongly, so inputs are made
+    contiguous first.
+    """
+    return modulated_deform_conv2d(x.contiguous(), offset.contiguous(), mask.contiguous(),
+                                   module.weight, module.bias, module.stride, module.padding,
+                                   module.dilation, module.groups, module.deform_groups)
+
+
 class ModulatedDCNPack(ModulatedDeformConv2d):
     """Modulated deformable convolution with offsets and masks predicted from an extra feature.
 
@@ -97,8 +109,4 @@ class ModulatedDCNPack(ModulatedDeformConv2d):
                           f'{float(offset_absmean):.1f}, larger than '
                           f'{self.offset_warn_threshold}: the alignment may be diverging.',
                           logger='current', level=30)
-        # mmcv's kernels index memory as contiguous NCHW: a channels-last tensor (e.g. frames
-        # permuted from HWC images, or conv outputs of such) would be read wrongly
-        return modulated_deform_conv2d(x.contiguous(), offset.contiguous(), mask.contiguous(),
-                                       self.weight, self.bias, self.stride, self.padding,
-                                       self.dilation, self.groups, self.deform_groups)
+        return deform_conv_nchw(self, x, offset, mask)
