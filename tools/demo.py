@@ -8,6 +8,7 @@ import argparse
 import json
 import os
 import os.path as osp
+import shutil
 import subprocess
 import sys
 import time
@@ -64,7 +65,7 @@ def main(argv=None):
     parser.add_argument('--work-dir', default='work_dirs/demo')
     parser.add_argument('--data', default='data/demo_synthetic')
     parser.add_argument('--iters', type=int, default=300, help='training iterations')
-    parser.add_argument('--num-train', type=int, default=8)
+    parser.add_argument('--num-train', type=int, default=24)
     parser.add_argument('--num-test', type=int, default=3)
     parser.add_argument('--init', help='start training from this checkpoint (load_from), e.g. '
                         'one from an earlier, longer run of this demo')
@@ -72,7 +73,12 @@ def main(argv=None):
     start = time.time()
     py = sys.executable
     tools = osp.join(_common.ROOT, 'tools')
-    if not osp.isdir(osp.join(args.data, 'test')):
+    from vdeblur_mm.datasets.synthetic import GENERATOR_VERSION, synthetic_dataset_settings
+    settings = synthetic_dataset_settings(args.data) or {}
+    if (settings.get('version'), settings.get('num_train'), settings.get('num_test')) != \
+            (GENERATOR_VERSION, args.num_train, args.num_test):
+        if osp.isdir(args.data):  # made by another generator version or other settings
+            shutil.rmtree(args.data)
         run([py, osp.join(tools, 'generate_synthetic_data.py'), args.data, '--num-train',
              str(args.num_train), '--num-test', str(args.num_test)])
     data_opts = [f'train_dataloader.dataset.data_root={args.data}/train',

@@ -19,8 +19,14 @@ model = dict(
         num_blocks=1,
         is_low_res_input=False,
         spynet_pretrained=None),
-    pixel_loss=dict(type='CharbonnierLoss', loss_weight=1.0, reduction='mean'),
+    # MSE, not the GoPro config's Charbonnier: in a few hundred steps an L1-type loss keeps
+    # the model at the identity (most residuals are small, and L1 follows their median); MSE
+    # learns the sharpening within the demo's budget (measured: docs/demo.md)
+    pixel_loss=dict(type='MSELoss', loss_weight=1.0, reduction='mean'),
     train_cfg=dict(fix_iter=0),
+    # Start from the identity (zero last conv: output = input), so the few CPU minutes go to
+    # learning the deblurring, not to unlearning a random residual.
+    init_cfg=dict(type='ZeroInitSubmodules', names=['generator.conv_last']),
     test_cfg=dict(inference_spec=dict(mode='sequence', size_multiple=4, min_size=256)),
     data_preprocessor=dict(type='DataPreprocessor', mean=[0., 0., 0.], std=[255., 255., 255.]))
 
@@ -39,3 +45,6 @@ param_scheduler = dict(
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=25),
     checkpoint=dict(interval=max_iters, max_keep_ckpts=1, save_best=None))
+
+# the demo's numbers (docs/demo.md) are reproducible
+randomness = dict(seed=0)

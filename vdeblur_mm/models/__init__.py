@@ -1,1 +1,1 @@
-from . import editors, layers  # noqa: F401  (registers modules)
+from . import editors, layers, weight_init  # noqa: F401  (registers modules)
