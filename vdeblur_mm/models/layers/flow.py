@@ -10,9 +10,10 @@ import os.path as osp
 import cv2
 import numpy as np
 import torch
+from mmagic.registry import MODELS
 from torch import nn
 
-from mmagic.registry import MODELS
+from .raft_convert import load_raft_state_dict
 from .video import pad_to_multiple
 
 
@@ -66,11 +67,12 @@ class DISFlowEstimator(FrozenFlowEstimator):
 class RAFTFlowEstimator(FrozenFlowEstimator):
     """RAFT (Teed and Deng, ECCV 2020), torchvision's implementation, frozen.
 
-    Weights are never downloaded: ``checkpoint`` is a local file in torchvision's layout (e.g.
-    ``raft_large_C_T_V2-1bb1363a.pth``, or a state dict saved from
-    ``torchvision.models.optical_flow.raft_large``). Frames are padded to multiples of 8 and to at
-    least 128 px (RAFT's correlation pyramid needs 16 px at 1/8 size), and the flow is cropped
-    back.
+    Weights are never downloaded: ``checkpoint`` is a local file, either in torchvision's layout
+    (e.g. ``raft_large_C_T_V2-1bb1363a.pth``, or a state dict saved from
+    ``torchvision.models.optical_flow.raft_large``) or, for RAFT-large, the official
+    princeton-vl layout (``raft-things.pth``, as BSSTNet uses), converted on load. Frames are
+    padded to multiples of 8 and to at least 128 px (RAFT's correlation pyramid needs 16 px at
+    1/8 size), and the flow is cropped back.
 
     Args:
         checkpoint (str): Local weights file (torchvision layout).
@@ -87,7 +89,9 @@ class RAFTFlowEstimator(FrozenFlowEstimator):
             raise FileNotFoundError(f'RAFT weights {checkpoint!r} do not exist: pass a local '
                                     'torchvision-layout RAFT checkpoint (nothing is downloaded)')
         self.raft = (raft_large if variant == 'large' else raft_small)(weights=None)
-        state = torch.load(checkpoint, map_location='cpu', weights_only=True)
+        # either layout: torchvision's, or the official princeton-vl one (raft-things.pth)
+        state = load_raft_state_dict(checkpoint) if variant == 'large' else \
+            torch.load(checkpoint, map_location='cpu', weights_only=True)
         state = state.get('state_dict', state)
         self.raft.load_state_dict(state, strict=True)
         self.raft.requires_grad_(False)
@@ -102,3 +106,41 @@ class RAFTFlowEstimator(FrozenFlowEstimator):
         x1, x2 = (pad_to_multiple(x * 2 - 1, 8, min_size=128) for x in (image1, image2))
         flow = self.raft(x1, x2, num_flow_updates=self.num_flow_updates)[-1]
         return flow[..., :h, :w]
+
+
+def neighbour_flows(estimator, lqs, input_scale=0.5, output_scale=0.5):
+    """Flows between neighbouring frames of a clip, as BSSTNet computes them.
+
+    Frames are resized by ``input_scale`` before the estimator, and the flows by
+    ``output_scale`` after it (magnitudes rescaled too); BSSTNet uses 0.5 and 0.5, which gives
+    flows at 1/4 of the input resolution.
+
+    Args:
+        estimator (nn.Module): ``flow = estimator(image1, image2)``, image1 → image2.
+        lqs (Tensor): Clip (n, t, 3, h, w) in [0, 1], t >= 2.
+        input_scale (float): Resize factor of the frames. Default: 0.5.
+        output_scale (float): Resize factor of the flows. Default: 0.5.
+
+    Returns:
+        tuple(Tensor, Tensor): ``flows_forward`` (entry i: frame i+1 → frame i) and
+        ``flows_backward`` (entry i: frame i → frame i+1), each (n, t-1, 2, h', w').
+    """
+    if lqs.dim() != 5 or lqs.size(1) < 2 or lqs.size(2) != 3:
+        raise ValueError('neighbour flows need a clip (n, t >= 2, 3, h, w), got '
+                         f'{tuple(lqs.shape)}')
+    n, t, c, h, w = lqs.shape
+    prev = lqs[:, :-1].reshape(-1, c, h, w).float()
+    nxt = lqs[:, 1:].reshape(-1, c, h, w).float()
+    if input_scale != 1:
+        prev, nxt = (nn.functional.interpolate(x, scale_factor=input_scale, mode='bilinear',
+                                               align_corners=False) for x in (prev, nxt))
+    flows = []
+    with torch.no_grad():
+        for image1, image2 in ((nxt, prev), (prev, nxt)):
+            flow = estimator(image1, image2)
+            if output_scale != 1:
+                flow = nn.functional.interpolate(flow, scale_factor=output_scale,
+                                                 mode='bilinear', align_corners=False)
+                flow = flow * output_scale
+            flows.append(flow.view(n, t - 1, 2, *flow.shape[-2:]))
+    return flows[0], flows[1]
