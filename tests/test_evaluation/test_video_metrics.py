@@ -102,3 +102,25 @@ def test_lpips_from_local_weights(tmp_path):
     torch.save({'foo': torch.zeros(1)}, bad)
     with pytest.raises(KeyError, match='not a torchvision alex checkpoint'):
         VideoLPIPS(backbone_path=str(bad))
+
+
+def test_gaussian_3d_ssim_matches_hand_computed_values():
+    """BSSTNet's SSIM: for constant frames a and b (no variance) it is
+    (2ab + C1) / (a^2 + b^2 + C1), whatever the filter; identical frames give 1."""
+    from vdeblur_mm.evaluation.metrics.video_metrics import gaussian_3d_ssim
+    a, b = 100 / 255, 150 / 255
+    c1 = 0.01**2
+    expected = (2 * a * b + c1) / (a * a + b * b + c1)
+    x = np.full((3, 16, 20), 100.0)
+    y = np.full((3, 16, 20), 150.0)
+    assert gaussian_3d_ssim(x, y) == pytest.approx(expected, rel=1e-9)
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (3, 24, 24)).astype(np.float64)
+    assert gaussian_3d_ssim(img, img) == pytest.approx(1.0)
+    # through the metric: noise lowers it
+    metric = VideoSSIM(gaussian_3d=True)
+    noisy = np.clip(img + rng.normal(0, 20, img.shape), 0, 255)
+    value = metric.process_image(torch.from_numpy(img), torch.from_numpy(noisy), None)
+    assert 0 < value < 1
+    with pytest.raises(ValueError, match='gaussian_3d'):
+        VideoSSIM(gaussian_3d=True, convert_to='Y')

@@ -9,7 +9,6 @@ from typing import Optional, Sequence
 import cv2
 import numpy as np
 import torch
-
 from mmagic.evaluation.metrics import PSNR, SSIM
 from mmagic.evaluation.metrics.base_sample_wise_metric import BaseSampleWiseMetric
 from mmagic.evaluation.metrics.metrics_utils import obtain_data
@@ -79,13 +78,51 @@ class VideoPSNR(VideoProtocolMixin, PSNR):
 
 @METRICS.register_module()
 class VideoSSIM(VideoProtocolMixin, SSIM):
-    """SSIM per frame (mmagic's ``SSIM``) with border-frame exclusion. Args as ``VideoPSNR``."""
+    """SSIM per frame (mmagic's ``SSIM``) with border-frame exclusion. Args as ``VideoPSNR``,
+    plus:
+
+    Args:
+        gaussian_3d (bool): BSSTNet's (and DSTNet's) ``ssim_calculate`` instead of the standard
+            SSIM: frames rounded to uint8, scaled to [0, 1], statistics from a Gaussian filter
+            (sigma 1.5, scipy's reflect borders) over the whole (3, H, W) array — so it also
+            blurs across the colour channels — averaged over all pixels and channels. Needed
+            to compare with the SSIM those papers report. Default: False.
+    """
     metric = 'SSIM'
 
-    def __init__(self, exclude_frames: int = 0, channel_order: str = 'rgb', **kwargs):
+    def __init__(self, exclude_frames: int = 0, channel_order: str = 'rgb',
+                 gaussian_3d: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.exclude_frames = exclude_frames
         self.channel_order = channel_order
+        self.gaussian_3d = gaussian_3d
+        if gaussian_3d and (self.crop_border or self.convert_to):
+            raise ValueError('gaussian_3d SSIM is computed on whole RGB frames: use it without '
+                             'crop_border and convert_to')
+
+    def process_image(self, gt, pred, mask):
+        if not self.gaussian_3d:
+            return super().process_image(gt, pred, mask)
+        return gaussian_3d_ssim(gt, pred)
+
+
+def gaussian_3d_ssim(img1, img2, sigma=1.5, c1=0.01**2, c2=0.03**2):
+    """BSSTNet's ``ssim_calculate`` on (C, H, W) frames in [0, 255]."""
+    from scipy.ndimage import gaussian_filter
+
+    def prep(img):
+        if isinstance(img, torch.Tensor):
+            img = img.detach().cpu().numpy()
+        return np.clip(np.round(np.asarray(img, dtype=np.float64)), 0, 255) / 255
+
+    x, y = prep(img1), prep(img2)
+    mu_x, mu_y = gaussian_filter(x, sigma), gaussian_filter(y, sigma)
+    var_x = gaussian_filter(x * x, sigma) - mu_x**2
+    var_y = gaussian_filter(y * y, sigma) - mu_y**2
+    cov = gaussian_filter(x * y, sigma) - mu_x * mu_y
+    ssim = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) *
+                                                         (var_x + var_y + c2))
+    return float(ssim.mean())
 
 
 def _to_gray_uint8(frame):
