@@ -36,3 +36,18 @@ def synthetic_root(tmp_path_factory):
     generate_synthetic_dataset(root, num_train=2, num_test=1, num_frames=4, size=(256, 256),
                                subframes=5, seed=1)
     return root
+
+
+@pytest.fixture(scope='session')
+def raft_checkpoint(tmp_path_factory):
+    """Random RAFT-large weights in the official princeton-vl layout (``module.`` keys, as
+    raft-things.pth), for configs whose flow estimator reads a local RAFT file."""
+    import torch
+    from torchvision.models.optical_flow import raft_large
+
+    from vdeblur_mm.models.layers.raft_convert import convert_raft_torchvision_to_official
+    torch.manual_seed(0)
+    state = convert_raft_torchvision_to_official(raft_large(weights=None).state_dict())
+    path = str(tmp_path_factory.mktemp('raft') / 'raft-things.pth')
+    torch.save({'module.' + k: v for k, v in state.items()}, path)
+    return path

@@ -4,7 +4,8 @@ Example:
     python tools/benchmark.py configs/basicvsr_pp_deblur/<config>.py --frames 10 --size 256 256
 FLOPs come from mmengine's model-complexity analysis (multiply-adds); ops it cannot count are
 listed. Latency is the median of --runs forwards after --warmup; memory is the CUDA peak
-allocation, or on CPU the peak resident-memory increase during one forward.
+allocation, or on CPU the peak resident-memory increase during the first forward (measured
+before any other forward, which would leave freed memory for it to reuse).
 """
 import argparse
 import json
@@ -12,6 +13,7 @@ import sys
 
 import _common  # noqa: F401
 import torch
+from mmengine.config import DictAction
 
 from vdeblur_mm.inference import get_inference_spec, init_model
 from vdeblur_mm.utils import benchmark_model
@@ -28,11 +30,14 @@ def main(argv=None):
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--no-flops', action='store_true')
     parser.add_argument('--json', help='also write the results to this file')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
+                        help='override config settings, e.g. '
+                        'model.flow_estimator.type=DISFlowEstimator')
     args = parser.parse_args(argv)
     if args.device == 'cuda' and not torch.cuda.is_available():
         print('error: --device cuda but CUDA is not available', file=sys.stderr)
         return 1
-    model = init_model(args.config, device=args.device)
+    model = init_model(args.config, device=args.device, cfg_options=args.cfg_options)
     spec = get_inference_spec(model)
     frames = args.frames or spec['window_frames'] or 10
     res = benchmark_model(model, (1, frames, 3, *args.size), args.device, args.runs,
@@ -48,6 +53,11 @@ def main(argv=None):
         per_frame = res['flops'] / out_frames
         print(f"FLOPs:        {res['flops'] / 1e9:.2f} G ({per_frame / 1e9:.2f} G per restored "
               'frame)')
+        gen_flops = res.get('flops_by_module', {}).get('generator')
+        if gen_flops is not None and abs(gen_flops - res['flops']) > 0.005 * res['flops']:
+            print(f"              generator alone: {gen_flops / 1e9:.2f} G "
+                  f"({gen_flops / out_frames / 1e9:.2f} G per restored frame; the rest runs "
+                  'outside it, e.g. optical flow)')
         if res['unsupported_ops']:
             print(f"not counted:  {', '.join(res['unsupported_ops'])}")
     print(f"latency:      {res['latency_ms']:.1f} ms per forward (median of {args.runs}), "

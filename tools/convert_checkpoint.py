@@ -5,6 +5,11 @@
         [--config configs/edvr_deblur/edvr-l-deblur_c128b40_8xb8-600k_reds4.py]
     python tools/convert_checkpoint.py edvr-to-basicsr work_dirs/.../iter_600000.pth \
         edvr_basicsr.pth
+    python tools/convert_checkpoint.py bsstnet-from-official BSST_gopro.pth \
+        checkpoints/bsstnet_gopro_official.pth \
+        [--config configs/bsstnet/bsstnet_c192_8xb1-600k_gopro.py]
+    python tools/convert_checkpoint.py raft-from-official raft-things.pth \
+        checkpoints/raft-things_torchvision.pth     # (RAFTFlowEstimator also reads either)
 
 The output of an ``*-from-*`` command is an mmengine checkpoint (``{'state_dict', 'meta'}``)
 that ``tools/test.py CONFIG CHECKPOINT`` loads. The conversion logic lives in the package
@@ -18,15 +23,22 @@ import sys
 import _common  # noqa: F401  (must come before mmagic)
 
 
+def _build_model(config, part=None):
+    """The model of ``config`` (or its ``part``, e.g. 'generator'; None without a config), to
+    check a conversion against."""
+    if not config:
+        return None
+    from mmengine.registry import init_default_scope
+
+    from mmagic.registry import MODELS
+    cfg = _common.load_config(config)
+    init_default_scope(cfg.get('default_scope', 'mmagic'))
+    return MODELS.build(cfg.model[part] if part else cfg.model)
+
+
 def _edvr_from_basicsr(args):
     from vdeblur_mm.models.editors.edvr.convert import edvr_from_basicsr
-    model = None
-    if args.config:
-        from mmagic.registry import MODELS
-        from mmengine.registry import init_default_scope
-        cfg = _common.load_config(args.config)
-        init_default_scope(cfg.get('default_scope', 'mmagic'))
-        model = MODELS.build(cfg.model)
+    model = _build_model(args.config)
     kwargs = edvr_from_basicsr(args.input, args.output, key=args.key, prefix=args.prefix,
                                model=model)
     return f'EDVRDeblurNet({", ".join(f"{k}={v}" for k, v in kwargs.items())})'
@@ -58,10 +70,72 @@ def _add_edvr_to_basicsr(sub):
     return p
 
 
+def _bsstnet_from_official(args):
+    from vdeblur_mm.models.editors.bsstnet.convert import bsstnet_from_official
+    # the generator only: the model would also need the flow estimator's weights
+    generator = _build_model(args.config, 'generator')
+    n = bsstnet_from_official(args.input, args.output, prefix=args.prefix, generator=generator)
+    return f'{n} tensors' + (', matches the config' if generator is not None else '')
+
+
+def _bsstnet_to_official(args):
+    from vdeblur_mm.models.editors.bsstnet.convert import bsstnet_to_official
+    return f'{bsstnet_to_official(args.input, args.output, prefix=args.prefix)} tensors'
+
+
+def _add_bsstnet_from_official(sub):
+    p = sub.add_parser('bsstnet-from-official',
+                       help='official BSSTNet checkpoint (BSST_gopro.pth) -> BSSTNetDeblur')
+    p.add_argument('--config', help="also check the result against this config's generator")
+    p.add_argument('--prefix', default='generator.',
+                   help='prefix of the written keys (default: generator.)')
+    return p
+
+
+def _add_bsstnet_to_official(sub):
+    p = sub.add_parser('bsstnet-to-official',
+                       help='BSSTNetDeblur checkpoint -> official BSST {params: ...}')
+    p.add_argument('--prefix', default='generator.',
+                   help="prefix of the network's keys in the input (default: generator.)")
+    return p
+
+
+def _raft(direction):
+    def run(args):
+        import torch
+
+        from vdeblur_mm.models.layers.raft_convert import (
+            convert_raft_torchvision_to_official,
+            load_raft_state_dict,
+        )
+        state = load_raft_state_dict(args.input)  # either layout -> torchvision's
+        if direction == 'to-official':
+            state = {'module.' + k: v
+                     for k, v in convert_raft_torchvision_to_official(state).items()}
+        torch.save(state, args.output)
+        return f'{len(state)} tensors, ' + ('princeton-vl layout' if direction == 'to-official'
+                                            else 'torchvision layout')
+    return run
+
+
+def _add_raft(name, help_text):
+    def add(sub):
+        return sub.add_parser(name, help=help_text)
+    return add
+
+
 #: sub-command -> (argument parser builder, runner returning a one-line summary)
 COMMANDS = {
     'edvr-from-basicsr': (_add_edvr_from_basicsr, _edvr_from_basicsr),
     'edvr-to-basicsr': (_add_edvr_to_basicsr, _edvr_to_basicsr),
+    'bsstnet-from-official': (_add_bsstnet_from_official, _bsstnet_from_official),
+    'bsstnet-to-official': (_add_bsstnet_to_official, _bsstnet_to_official),
+    'raft-from-official': (_add_raft('raft-from-official',
+                                     'official RAFT (raft-things.pth) -> torchvision raft_large'),
+                           _raft('from-official')),
+    'raft-to-official': (_add_raft('raft-to-official',
+                                   'torchvision raft_large -> official RAFT (module.* keys)'),
+                         _raft('to-official')),
 }
 
 
@@ -88,7 +162,7 @@ def main(argv=None):
         os.makedirs(osp.dirname(args.output), exist_ok=True)
     try:
         summary = COMMANDS[args.command][1](args)
-    except (CheckpointConversionError, KeyError, FileNotFoundError) as exc:
+    except (CheckpointConversionError, KeyError, ValueError, FileNotFoundError) as exc:
         raise SystemExit(f'error: {args.command}: {exc}')
     print(f'{args.command}: wrote {args.output} ({summary})')
 

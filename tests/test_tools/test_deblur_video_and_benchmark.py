@@ -1,3 +1,5 @@
+import json
+import os
 import os.path as osp
 import subprocess
 import sys
@@ -113,3 +115,51 @@ def test_deblur_video_with_window_models(tmp_path, config):
                          progress=False)
     frames = list(FrameReader(str(tmp_path / 'out')))
     assert count == 6 and frames[0].shape == (40, 52, 3)
+
+
+def test_deblur_video_with_bsstnet(tmp_path):
+    """BSSTNet (sequence mode, padded to multiples of 8 and at least 64 px) through the video
+    path: frames in, same number and size out."""
+    from vdeblur_mm.inference import deblur_video
+    torch.manual_seed(0)
+    model = init_model(osp.join(ROOT, 'configs', 'bsstnet', 'bsstnet_c24_1xb1-300i_synthetic.py'))
+    rng = np.random.default_rng(2)
+    src = str(tmp_path / 'in')
+    with FrameWriter(src) as w:
+        for _ in range(7):
+            w.write(rng.integers(0, 256, (40, 52, 3), dtype=np.uint8))
+    count = deblur_video(model, src, str(tmp_path / 'out'), chunk_frames=4, overlap=1,
+                         progress=False)
+    frames = list(FrameReader(str(tmp_path / 'out')))
+    assert count == 7 and len(frames) == 7 and frames[0].shape == (40, 52, 3)
+
+
+def test_bsst_sparsity_benchmark_and_blur_map_tools(tmp_path):
+    out = tmp_path / 'sparsity.json'
+    env = dict(os.environ, OMP_NUM_THREADS='2')
+    proc = subprocess.run([sys.executable, 'tools/benchmark_bsst_sparsity.py', '--frames', '8',
+                           '--size', '128', '--json', str(out)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = json.load(open(out))['rows']
+    sparse, dense = rows
+    assert (sparse['variant'], dense['variant']) == ('sparse', 'dense')
+    # attention included in the count; the sparse variant costs less
+    assert 0 < sparse['flops'] < dense['flops']
+    assert 'aten::scaled_dot_product_attention' not in sparse['unsupported_ops']
+    assert sparse['peak_memory_mb'] > 0 and dense['peak_memory_mb'] > 0
+
+    rng = np.random.default_rng(0)
+    src = str(tmp_path / 'frames')
+    with FrameWriter(src) as w:
+        for _ in range(5):
+            w.write(rng.integers(0, 256, (64, 72, 3), dtype=np.uint8))
+    proc = subprocess.run([sys.executable, 'tools/save_blur_maps.py', src, str(tmp_path / 'maps'),
+                           '--frames', '5'], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert len(os.listdir(tmp_path / 'maps')) == 5
+    bad = subprocess.run([sys.executable, 'tools/save_blur_maps.py', str(tmp_path / 'none'),
+                          str(tmp_path / 'maps2')], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert bad.returncode != 0 and 'none' in bad.stderr

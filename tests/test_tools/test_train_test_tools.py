@@ -13,6 +13,10 @@ TINY = osp.join(ROOT, 'configs', 'basicvsr_pp_deblur', 'basicvsr-pp_c16n1_1xb1-3
 TINY_EDVR = osp.join(ROOT, 'configs', 'edvr_deblur', 'edvr-deblur_c16b1_1xb1-300i_synthetic.py')
 TINY_CASCADE = osp.join(ROOT, 'configs', 'edvr_deblur',
                         'edvr-deblur-stage2_c16b1_1xb1-300i_synthetic.py')
+TINY_BSSTNET = osp.join(ROOT, 'configs', 'bsstnet', 'bsstnet_c24_1xb1-300i_synthetic.py')
+# the fixture's clips have 4 frames: score them all (the config skips 2 at each end)
+ALL_FRAMES = [f'{loop}_evaluator.metrics.{i}.exclude_frames=0'
+              for loop in ('val', 'test') for i in (0, 1)]
 
 
 def data_options(root, frames=2):
@@ -61,11 +65,12 @@ def test_train_test_and_resume(tmp_path, synthetic_root):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('config,frames', [(TINY_EDVR, 3), (TINY_CASCADE, 4)],
-                         ids=['edvr', 'edvr-cascade'])
-def test_train_and_test_other_models(tmp_path, synthetic_root, config, frames):
+@pytest.mark.parametrize('config,frames,extra', [(TINY_EDVR, 3, []), (TINY_CASCADE, 4, []),
+                                                 (TINY_BSSTNET, 4, ALL_FRAMES)],
+                         ids=['edvr', 'edvr-cascade', 'bsstnet'])
+def test_train_and_test_other_models(tmp_path, synthetic_root, config, frames, extra):
     work = str(tmp_path / 'work')
-    opts = data_options(synthetic_root, frames)
+    opts = data_options(synthetic_root, frames) + extra
     run_tool([sys.executable, 'tools/train.py', config, '--work-dir', work, '--cfg-options',
               *opts, 'train_cfg.max_iters=2', 'train_cfg.val_interval=2'])
     out = str(tmp_path / 'metrics.json')

@@ -14,14 +14,18 @@ def count_parameters(module):
 
 
 class _TensorForward(torch.nn.Module):
-    """Expose ``model(x, mode='tensor')`` as a plain forward for the FLOP counter."""
+    """Expose ``model(*inputs, mode='tensor')`` (or ``model(*inputs)`` for plain networks) as a
+    plain forward for the FLOP counter."""
 
-    def __init__(self, model):
+    def __init__(self, model, tensor_mode=True):
         super().__init__()
         self.model = model
+        self.tensor_mode = tensor_mode
 
-    def forward(self, x):
-        return self.model(x, mode='tensor')
+    def forward(self, *inputs):
+        if self.tensor_mode:
+            return self.model(*inputs, mode='tensor')
+        return self.model(*inputs)
 
 
 class _PeakRSS:
@@ -72,17 +76,40 @@ DEFORM_CONV_OPS = ('prim::PythonOp.ModulatedDeformConv2dFunction',
                    'prim::PythonOp.DeformConv2dFunction')
 
 
-def count_flops(model, x):
+def _sdpa_flop_handle(inputs, outputs):
+    """``scaled_dot_product_attention``: multiply-adds of q·kᵀ and of the attention times v,
+    ``batch x Lq x Lk x (E + Ev)`` (softmax and masking not counted)."""
+    from mmengine.analysis.jit_handles import get_shape
+    q, k, v = (get_shape(t) for t in inputs[:3])
+    batch = 1
+    for d in q[:-2]:
+        batch *= d
+    return batch * q[-2] * k[-2] * (q[-1] + v[-1])
+
+
+def count_flops(model, x, tensor_mode=True, by_module=False):
     """FLOPs of one forward with mmengine's analysis (one multiply-add counts as one FLOP,
-    as in mmengine/fvcore), plus mmcv's deformable convolutions, which mmengine does not know.
-    Returns ``(flops, unsupported op names)``."""
+    as in mmengine/fvcore), plus mmcv's deformable convolutions and PyTorch's fused attention,
+    which mmengine does not know. ``x`` is one input tensor or a tuple of them; ``tensor_mode``
+    calls ``model(..., mode='tensor')`` (mmagic models), else ``model(...)``.
+    Returns ``(flops, unsupported op names)``, plus ``{child module name: flops}`` for the
+    model's direct children when ``by_module`` (what runs outside them, e.g. a flow estimator
+    kept out of the module tree, is only in the total)."""
     from mmengine.analysis import FlopAnalyzer
-    analyzer = FlopAnalyzer(_TensorForward(model).eval(), (x, ))
+    inputs = tuple(x) if isinstance(x, (tuple, list)) else (x, )
+    analyzer = FlopAnalyzer(_TensorForward(model, tensor_mode).eval(), inputs)
     analyzer.set_op_handle(**{op: _deform_conv_flop_handle for op in DEFORM_CONV_OPS})
+    analyzer.set_op_handle(**{'aten::scaled_dot_product_attention': _sdpa_flop_handle})
     analyzer.unsupported_ops_warnings(False)
     analyzer.uncalled_modules_warnings(False)
     flops = analyzer.total()
-    return flops, sorted(analyzer.unsupported_ops().keys())
+    unsupported = sorted(analyzer.unsupported_ops().keys())
+    if not by_module:
+        return flops, unsupported
+    # names are 'model.<child>' under the wrapper
+    children = {name[len('model.'):]: value for name, value in analyzer.by_module().items()
+                if name.startswith('model.') and name.count('.') == 1}
+    return flops, unsupported, children
 
 
 @torch.no_grad()
@@ -92,15 +119,14 @@ def benchmark_model(model, input_shape, device='cpu', runs=5, warmup=2, flops=Tr
     Returns:
         dict: params, trainable_params, flops (or None), unsupported_ops, latency_ms (median of
         ``runs`` after ``warmup``), latency_all_ms, peak_memory_mb (CUDA: max allocated; CPU:
-        peak resident-memory increase during one forward).
+        peak resident-memory increase during the first forward, so call this in a fresh
+        process for a meaningful CPU number).
     """
     model = model.to(device).eval()
     x = torch.rand(*input_shape, device=device)
     total, trainable = count_parameters(model)
     result = dict(params=total, trainable_params=trainable, input_shape=list(input_shape),
                   device=str(device))
-    if flops:
-        result['flops'], result['unsupported_ops'] = count_flops(model, x)
     cuda = str(device).startswith('cuda')
 
     def forward():
@@ -108,15 +134,8 @@ def benchmark_model(model, input_shape, device='cpu', runs=5, warmup=2, flops=Tr
         if cuda:
             torch.cuda.synchronize()
 
-    for _ in range(warmup):
-        forward()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        forward()
-        times.append((time.perf_counter() - start) * 1000)
-    result['latency_ms'] = statistics.median(times)
-    result['latency_all_ms'] = times
+    # memory first: on the CPU, memory freed by an earlier forward is reused by the next one
+    # and would hide the peak, so the first forward of the process is the one measured
     if cuda:
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
@@ -126,4 +145,16 @@ def benchmark_model(model, input_shape, device='cpu', runs=5, warmup=2, flops=Tr
         with _PeakRSS() as mem:
             forward()
         result['peak_memory_mb'] = mem.increase / 2**20
+    if flops:
+        result['flops'], result['unsupported_ops'], result['flops_by_module'] = count_flops(
+            model, x, by_module=True)
+    for _ in range(warmup):
+        forward()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        forward()
+        times.append((time.perf_counter() - start) * 1000)
+    result['latency_ms'] = statistics.median(times)
+    result['latency_all_ms'] = times
     return result

@@ -1,11 +1,9 @@
 """Blur-aware feature alignment (BSSTNet's BBFP): flow-guided modulated deformable convolution
 whose modulation masks favour sharp neighbours."""
 import torch
-from mmcv.ops import ModulatedDeformConv2d
-from torch import nn
 
 from mmagic.models.utils import flow_warp
-from .dcn import deform_conv_nchw
+from .dcn import SecondOrderDCN, deform_conv_nchw
 
 
 def forward_backward_consistency(flow_fw, flow_bw, alpha1=0.01, alpha2=0.5):
@@ -28,7 +26,7 @@ def forward_backward_consistency(flow_fw, flow_bw, alpha1=0.01, alpha2=0.5):
     return (diff < bound).to(flow_fw.dtype)
 
 
-class BlurAwareDeformableAlignment(ModulatedDeformConv2d):
+class BlurAwareDeformableAlignment(SecondOrderDCN):
     """Second-order flow-guided deformable alignment with sharpness-guided masks (BBFP's BFA).
 
     Paper: Blur-aware Spatio-temporal Sparse Transformer for Video Deblurring (CVPR 2024).
@@ -54,41 +52,18 @@ class BlurAwareDeformableAlignment(ModulatedDeformConv2d):
 
     def __init__(self, in_channels, out_channels, kernel_size=3, padding=1, deform_groups=16,
                  max_residue_magnitude=5.0, extra_channels=None):
-        super().__init__(in_channels, out_channels, kernel_size, padding=padding,
-                         deform_groups=deform_groups)
         if deform_groups % 2:
             raise ValueError(f'deform_groups must be even (half per neighbour), got '
                              f'{deform_groups}')
-        self.max_residue_magnitude = max_residue_magnitude
         extra = 3 * out_channels + 5 if extra_channels is None else extra_channels
-        k = self.kernel_size[0] * self.kernel_size[1]
-        # names as the official module (conv_offset.0/2/4/6) for weight conversion
-        self.conv_offset = nn.Sequential(
-            nn.Conv2d(extra + 4, out_channels, 3, 1, 1),
-            nn.LeakyReLU(negative_slope=0.1, inplace=True),
-            nn.Conv2d(out_channels, out_channels, 3, 1, 1),
-            nn.LeakyReLU(negative_slope=0.1, inplace=True),
-            nn.Conv2d(out_channels, out_channels, 3, 1, 1),
-            nn.LeakyReLU(negative_slope=0.1, inplace=True),
-            nn.Conv2d(out_channels, 3 * k * deform_groups, 3, 1, 1),
-        )
-        self.init_offset()
-
-    def init_weights(self):
-        super().init_weights()
-        if hasattr(self, 'conv_offset'):
-            self.init_offset()
-
-    def init_offset(self):
-        """Zero residues and neutral masks at start: pure flow-guided sampling."""
-        nn.init.zeros_(self.conv_offset[-1].weight)
-        nn.init.zeros_(self.conv_offset[-1].bias)
+        # the offsets are predicted from the extra features and the two flows
+        super().__init__(in_channels, out_channels, kernel_size, padding, deform_groups,
+                         max_residue_magnitude, extra + 4)
 
     def offsets_and_masks(self, extra_feat, flow_1, flow_2, sharp_1, sharp_2):
         """Offsets (n, 2*dg*k, h, w) and masks (n, dg*k, h, w) in [0, 1]."""
-        out = self.conv_offset(torch.cat([extra_feat, flow_1, flow_2], dim=1))
-        o1, o2, mask = torch.chunk(out, 3, dim=1)
-        offset = self.max_residue_magnitude * torch.tanh(torch.cat((o1, o2), dim=1))
+        offset, mask = self.bounded_offsets_and_mask_logits(
+            torch.cat([extra_feat, flow_1, flow_2], dim=1))
         offset_1, offset_2 = torch.chunk(offset, 2, dim=1)
         # flows are (x, y); deformable offsets are (y, x) pairs, one pair per kernel position
         offset_1 = offset_1 + flow_1.flip(1).repeat(1, offset_1.size(1) // 2, 1, 1)

@@ -27,13 +27,12 @@ import os.path as osp
 
 import torch
 import torch.nn.functional as F
-from mmcv.ops import ModulatedDeformConv2d
 from torch import nn
 
-from .dcn import deform_conv_nchw
+from .dcn import SecondOrderDCN, deform_conv_nchw
 
 
-class SecondOrderDeformableAlignment(ModulatedDeformConv2d):
+class SecondOrderDeformableAlignment(SecondOrderDCN):
     """Second-order deformable alignment without flow guidance (ProPainter's propagation).
 
     Offsets and modulation masks are predicted by ``conv_offset`` from ``extra_feat``;
@@ -53,37 +52,13 @@ class SecondOrderDeformableAlignment(ModulatedDeformConv2d):
 
     def __init__(self, in_channels, out_channels, kernel_size=3, padding=1, deform_groups=16,
                  max_residue_magnitude=5.0, extra_channels=None):
-        super().__init__(in_channels, out_channels, kernel_size, padding=padding,
-                         deform_groups=deform_groups)
-        self.max_residue_magnitude = max_residue_magnitude
-        extra = 3 * out_channels if extra_channels is None else extra_channels
-        k = self.kernel_size[0] * self.kernel_size[1]
-        # names as the official module (conv_offset.0/2/4/6) for weight loading
-        self.conv_offset = nn.Sequential(
-            nn.Conv2d(extra, out_channels, 3, 1, 1),
-            nn.LeakyReLU(negative_slope=0.1, inplace=True),
-            nn.Conv2d(out_channels, out_channels, 3, 1, 1),
-            nn.LeakyReLU(negative_slope=0.1, inplace=True),
-            nn.Conv2d(out_channels, out_channels, 3, 1, 1),
-            nn.LeakyReLU(negative_slope=0.1, inplace=True),
-            nn.Conv2d(out_channels, 3 * k * deform_groups, 3, 1, 1),
-        )
-        self.init_offset()
-
-    def init_weights(self):
-        """mmcv's weight init; ``conv_offset``'s last layer (if built yet) back to zero."""
-        super().init_weights()
-        if hasattr(self, 'conv_offset'):
-            self.init_offset()
-
-    def init_offset(self):
-        nn.init.zeros_(self.conv_offset[-1].weight)
-        nn.init.zeros_(self.conv_offset[-1].bias)
+        super().__init__(in_channels, out_channels, kernel_size, padding, deform_groups,
+                         max_residue_magnitude,
+                         3 * out_channels if extra_channels is None else extra_channels)
 
     def offsets_and_masks(self, extra_feat):
         """Offsets (n, 2*dg*k, h, w) and masks (n, dg*k, h, w) in [0, 1]."""
-        o1, o2, mask = torch.chunk(self.conv_offset(extra_feat), 3, dim=1)
-        offset = self.max_residue_magnitude * torch.tanh(torch.cat((o1, o2), dim=1))
+        offset, mask = self.bounded_offsets_and_mask_logits(extra_feat)
         return offset, torch.sigmoid(mask)
 
     def forward(self, x, extra_feat):

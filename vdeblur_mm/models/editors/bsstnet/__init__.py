@@ -1,0 +1,4 @@
+from .bsstnet import BSSTNetDeblur
+from .bsstnet_net import BSSTNet
+
+__all__ = ['BSSTNet', 'BSSTNetDeblur']
