@@ -173,7 +173,8 @@ class BSSTNet(BaseModule):
         """One propagation branch (BasicVSR++'s second-order grid with blur-aware alignment).
 
         Args:
-            feats (dict[str, list[Tensor]]): Per-frame features of the earlier branches.
+            feats (dict[str, list[Tensor]]): Per-frame features of the encoder ('spatial') and
+                of the earlier branches, in order.
             flows (Tensor): (n, t-1, 2, h, w) flows towards the previously visited frame.
             flows_check (Tensor): The opposite flows, for the consistency check.
             sharp (Tensor): Sharp maps 1 - blur, (n, t, 1, h, w).
@@ -189,9 +190,12 @@ class BSSTNet(BaseModule):
         cache = self.cpu_cache
         device = flows.device
         feat_prop = flows.new_zeros(n, self.mid_channels, h, w)
+        # as the official code (unlike BasicVSR++), the "current" features a branch aligns
+        # to are the previous branch's output, not the encoder's
+        previous = list(feats)[-1]
         feats[name] = []
         for i, idx in enumerate(frame_idx):
-            feat_current = feats['spatial'][idx].to(device)
+            feat_current = feats[previous][idx].to(device)
             if i > 0:
                 flow_n1 = flows[:, flow_idx[i]]
                 check_n1 = flows_check[:, flow_idx[i]]
