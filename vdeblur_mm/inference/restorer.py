@@ -15,18 +15,7 @@ from itertools import islice
 import numpy as np
 import torch
 
-from ..models.layers.video import get_inference_spec, pad_to_multiple
-
-
-def tile_starts(length, tile, overlap):
-    """Start offsets of ``tile``-sized tiles covering ``length``; the last one ends at the edge."""
-    if tile >= length:
-        return [0]
-    stride = tile - overlap
-    if stride <= 0:
-        raise ValueError(f'tile overlap ({overlap}) must be smaller than the tile ({tile})')
-    starts = list(range(0, length - tile, stride))
-    return starts + [length - tile]
+from ..models.layers.video import get_inference_spec, pad_to_multiple, tile_starts
 
 
 class VideoRestorer:

@@ -8,7 +8,7 @@ from .flow_completion import RecurrentFlowCompleteNet
 from .sparse_transformer import (BlurAwareSparseTransformer, select_sparse_tokens,
                                  window_blur_scores)
 from .video import (DEFAULT_INFERENCE_SPEC, get_inference_spec, pad_to_multiple, sliding_window,
-                    window_indices)
+                    tile_starts, window_indices)
 
 __all__ = [
     'BlurAwareDeformableAlignment', 'forward_backward_consistency', 'blur_map_from_flows',
@@ -16,5 +16,5 @@ __all__ = [
     'RAFTFlowEstimator', 'neighbour_flows', 'RecurrentFlowCompleteNet',
     'BlurAwareSparseTransformer', 'select_sparse_tokens', 'window_blur_scores',
     'DEFAULT_INFERENCE_SPEC', 'get_inference_spec', 'pad_to_multiple', 'sliding_window',
-    'window_indices'
+    'tile_starts', 'window_indices'
 ]

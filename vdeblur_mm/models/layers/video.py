@@ -93,3 +93,14 @@ def sliding_window(fn, x, window, window_batch=4, padding='replicate', centres=N
         out = fn(windows)
         outputs.append(out.reshape(n, len(chunk), *out.shape[1:]))
     return torch.cat(outputs, dim=1)
+
+
+def tile_starts(length, tile, overlap):
+    """Start offsets of ``tile``-sized tiles covering ``length``; the last one ends at the edge."""
+    if tile >= length:
+        return [0]
+    stride = tile - overlap
+    if stride <= 0:
+        raise ValueError(f'tile overlap ({overlap}) must be smaller than the tile ({tile})')
+    starts = list(range(0, length - tile, stride))
+    return starts + [length - tile]

@@ -11,7 +11,7 @@ from mmagic.registry import MODELS
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from vdeblur_mm.models.editors.bsstnet.bsstnet import chunk_spans, tile_starts
+from vdeblur_mm.models.editors.bsstnet.bsstnet import chunk_spans
 from vdeblur_mm.models.editors.bsstnet.convert import (
     UNUSED_PREFIXES,
     bsstnet_from_official,
@@ -24,6 +24,7 @@ from vdeblur_mm.models.layers import (
     blur_map_from_flows,
     neighbour_flows,
     save_blur_maps,
+    tile_starts,
 )
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))))

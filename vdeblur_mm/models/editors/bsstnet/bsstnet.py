@@ -4,16 +4,7 @@ from mmagic.models import BaseEditModel
 from mmagic.registry import MODELS
 from mmagic.structures import DataSample
 
-from ...layers import neighbour_flows, pad_to_multiple
-
-
-def tile_starts(length, tile, overlap):
-    """Tile offsets covering ``length`` (the last tile aligned to the end), as BSSTNet's
-    ``test_by_patch``."""
-    if length <= tile:
-        return [0]
-    stride = tile - overlap
-    return list(range(0, length - tile, stride)) + [length - tile]
+from ...layers import neighbour_flows, pad_to_multiple, tile_starts
 
 
 def chunk_spans(length, chunk, overlap):
@@ -21,9 +12,7 @@ def chunk_spans(length, chunk, overlap):
     ``overlap`` frames shared by neighbours, the last one aligned to the end; each chunk keeps
     its frames away from the shared borders (half the overlap on each inner side), so every
     frame comes from exactly one chunk."""
-    if length <= chunk:
-        return [(0, 0, length)]
-    starts = list(range(0, length - chunk, chunk - overlap)) + [length - chunk]
+    starts = tile_starts(length, chunk, overlap)  # the same cover as spatial tiles
     spans, done = [], 0
     for k, s in enumerate(starts):
         end = length if k == len(starts) - 1 else s + chunk - overlap // 2
