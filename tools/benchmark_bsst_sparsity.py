@@ -14,10 +14,8 @@ resident-memory increase of the first forward, measured in a fresh process).
 """
 import argparse
 import json
-import statistics
 import subprocess
 import sys
-import time
 
 import _common  # noqa: F401  (must come before mmagic)
 import numpy as np
@@ -70,7 +68,7 @@ def memory_probe(frames, size, variant):
 
 
 def measure(module, feats, blur, device, runs):
-    from vdeblur_mm.utils.benchmark import count_flops
+    from vdeblur_mm.utils.benchmark import count_flops, cuda_peak_memory_mb, latency_ms
     flops, unsupported = count_flops(module, (feats, blur), tensor_mode=False)
     cuda = device.startswith('cuda')
 
@@ -80,18 +78,10 @@ def measure(module, feats, blur, device, runs):
             torch.cuda.synchronize()
 
     with torch.no_grad():
-        times = []  # (the traced forward of the FLOP count was the warm-up)
-        for _ in range(runs):
-            start = time.perf_counter()
-            forward()
-            times.append((time.perf_counter() - start) * 1000)
-        peak = None
-        if cuda:
-            torch.cuda.reset_peak_memory_stats()
-            base = torch.cuda.memory_allocated()
-            forward()
-            peak = (torch.cuda.max_memory_allocated() - base) / 2**20
-    return dict(flops=flops, latency_ms=statistics.median(times), peak_memory_mb=peak,
+        # (the traced forward of the FLOP count was the warm-up)
+        latency, _ = latency_ms(forward, runs)
+        peak = cuda_peak_memory_mb(forward) if cuda else None
+    return dict(flops=flops, latency_ms=latency, peak_memory_mb=peak,
                 unsupported_ops=unsupported)
 
 

@@ -112,6 +112,27 @@ def count_flops(model, x, tensor_mode=True, by_module=False):
     return flops, unsupported, children
 
 
+def latency_ms(forward, runs, warmup=0):
+    """Median and all wall-clock times (ms) of ``runs`` calls of ``forward`` after ``warmup``
+    untimed ones (``forward`` must synchronise CUDA itself)."""
+    for _ in range(warmup):
+        forward()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        forward()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times), times
+
+
+def cuda_peak_memory_mb(forward):
+    """Peak CUDA memory allocated by one call of ``forward`` beyond what was allocated before."""
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    forward()
+    return (torch.cuda.max_memory_allocated() - base) / 2**20
+
+
 @torch.no_grad()
 def benchmark_model(model, input_shape, device='cpu', runs=5, warmup=2, flops=True):
     """Measure a model on a random input of ``input_shape`` (e.g. (1, T, 3, H, W)).
@@ -137,10 +158,7 @@ def benchmark_model(model, input_shape, device='cpu', runs=5, warmup=2, flops=Tr
     # memory first: on the CPU, memory freed by an earlier forward is reused by the next one
     # and would hide the peak, so the first forward of the process is the one measured
     if cuda:
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-        forward()
-        result['peak_memory_mb'] = (torch.cuda.max_memory_allocated() - base) / 2**20
+        result['peak_memory_mb'] = cuda_peak_memory_mb(forward)
     else:
         with _PeakRSS() as mem:
             forward()
@@ -148,13 +166,5 @@ def benchmark_model(model, input_shape, device='cpu', runs=5, warmup=2, flops=Tr
     if flops:
         result['flops'], result['unsupported_ops'], result['flops_by_module'] = count_flops(
             model, x, by_module=True)
-    for _ in range(warmup):
-        forward()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        forward()
-        times.append((time.perf_counter() - start) * 1000)
-    result['latency_ms'] = statistics.median(times)
-    result['latency_all_ms'] = times
+    result['latency_ms'], result['latency_all_ms'] = latency_ms(forward, runs, warmup)
     return result
