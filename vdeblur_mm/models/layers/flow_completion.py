@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .dcn import SecondOrderDCN, deform_conv_nchw
+from .state_dict import strip_prefix, unwrap_state_dict
 
 
 class SecondOrderDeformableAlignment(SecondOrderDCN):
@@ -254,14 +255,10 @@ class RecurrentFlowCompleteNet(nn.Module):
         if not osp.isfile(path):
             raise FileNotFoundError(f'flow-refiner weights {path!r} do not exist (nothing is '
                                     'downloaded: pass a local file)')
-        state = torch.load(path, map_location='cpu', weights_only=True)
-        for key in ('params_ema', 'params', 'state_dict'):
-            if isinstance(state.get(key), dict):
-                state = state[key]
-                break
+        state = unwrap_state_dict(torch.load(path, map_location='cpu', weights_only=True))
         for prefix in ('module.', 'blur_motion_refine.'):
             if state and all(k.startswith(prefix) for k in state):
-                state = {k[len(prefix):]: v for k, v in state.items()}
+                state = strip_prefix(state, prefix)
         return state
 
     def forward(self, blur_motion_map, flows):

@@ -38,7 +38,7 @@ import os.path as osp
 
 import torch
 
-_MODULE_PREFIX = 'module.'
+from .state_dict import strip_prefix, unwrap_state_dict
 
 
 def _build_tables():
@@ -104,11 +104,6 @@ for _o, _t, _ in _ROWS:
     _TV_TO_OFFICIAL.setdefault(_t, []).append(_o)
 
 
-def _strip_prefix(state_dict):
-    return {(k[len(_MODULE_PREFIX):] if k.startswith(_MODULE_PREFIX) else k): v
-            for k, v in state_dict.items()}
-
-
 def _short(keys, limit=8):
     keys = sorted(keys)
     more = f' ... ({len(keys)} in all)' if len(keys) > limit else ''
@@ -149,7 +144,7 @@ def convert_raft_official_to_torchvision(state_dict):
         KeyError: Unexpected or missing keys (named in the message).
         ValueError: Shape mismatches, or differing duplicates.
     """
-    sd = _strip_prefix(state_dict)
+    sd = strip_prefix(state_dict)
     _check_keys(sd, RAFT_OFFICIAL_PARAM_SHAPES, 'official')
     out, missing = {}, []
     for tv_key, off_keys in _TV_TO_OFFICIAL.items():
@@ -185,7 +180,7 @@ def convert_raft_torchvision_to_official(state_dict):
         KeyError: Unexpected or missing keys (named in the message).
         ValueError: Shape mismatches.
     """
-    sd = _strip_prefix(state_dict)
+    sd = strip_prefix(state_dict)
     _check_keys(sd, RAFT_TORCHVISION_PARAM_SHAPES, 'torchvision')
     missing = []
     for tv_key in _TV_TO_OFFICIAL:
@@ -231,14 +226,11 @@ def load_raft_state_dict(path):
         raise FileNotFoundError(f'RAFT weights {path!r} do not exist: pass a local checkpoint '
                                 '(official raft-things.pth or torchvision layout; nothing is '
                                 'downloaded)')
-    state = torch.load(path, map_location='cpu', weights_only=True)
-    for key in ('state_dict', 'params', 'model'):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-            break
+    state = unwrap_state_dict(torch.load(path, map_location='cpu', weights_only=True),
+                              ('state_dict', 'params', 'model'))
     if not isinstance(state, dict):
         raise ValueError(f'{path!r} does not hold a state dict (got {type(state).__name__})')
-    state = _strip_prefix(state)
+    state = strip_prefix(state)
     layout = _layout(state)
     if layout == 'official':
         return convert_raft_official_to_torchvision(state)

@@ -11,6 +11,8 @@ official computes them) on export. The sparse transformer lives under ``bsst.`` 
 import torch
 from torch import nn
 
+from ...layers.state_dict import strip_prefix, unwrap_state_dict
+
 # (official prefix, our prefix)
 RENAMES = (('softsplit.', 'bsst.softsplit.'), ('softcomp.', 'bsst.softcomp.'),
            ('transsqattn.', 'bsst.transformer.'))
@@ -21,12 +23,7 @@ SIZE_BUFFERS = ('.attention.valid_ind_rolled', '.attention.mask_padding')
 
 
 def _strip(state_dict):
-    for key in ('params_ema', 'params', 'state_dict'):
-        if isinstance(state_dict.get(key), dict):
-            state_dict = state_dict[key]
-            break
-    return {(k[len('module.'):] if k.startswith('module.') else k): v
-            for k, v in state_dict.items()}
+    return strip_prefix(unwrap_state_dict(state_dict))
 
 
 def convert_bsstnet_official_to_ours(state_dict):
