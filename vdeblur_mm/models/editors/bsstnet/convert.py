@@ -11,7 +11,7 @@ official computes them) on export. The sparse transformer lives under ``bsst.`` 
 import torch
 from torch import nn
 
-from ...layers.state_dict import strip_prefix, unwrap_state_dict
+from ...layers.state_dict import load_checkpoint_file, strip_prefix, unwrap_state_dict
 
 # (official prefix, our prefix)
 RENAMES = (('softsplit.', 'bsst.softsplit.'), ('softcomp.', 'bsst.softcomp.'),
@@ -108,13 +108,6 @@ def convert_bsstnet_ours_to_official(state_dict, mid_channels=192, enc_channels=
     return {'params': out}
 
 
-def _load(path):
-    import os.path as osp
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'checkpoint {path} does not exist')
-    return torch.load(path, map_location='cpu', weights_only=True)
-
-
 def bsstnet_from_official(src, dst, prefix='generator.', generator=None):
     """Official ``BSST_gopro.pth``/``BSST_dvd.pth`` → an mmengine checkpoint for
     ``BSSTNetDeblur`` (keys ``generator.*``), checked against ``generator`` when given.
@@ -122,7 +115,7 @@ def bsstnet_from_official(src, dst, prefix='generator.', generator=None):
     Returns:
         int: Number of tensors written.
     """
-    state = convert_bsstnet_official_to_ours(_load(src))
+    state = convert_bsstnet_official_to_ours(load_checkpoint_file(src))
     if generator is not None:
         try:
             missing, unexpected = generator.load_state_dict(state, strict=False)
@@ -138,7 +131,7 @@ def bsstnet_from_official(src, dst, prefix='generator.', generator=None):
 
 def bsstnet_to_official(src, dst, prefix='generator.'):
     """An mmengine ``BSSTNetDeblur`` checkpoint → the official ``{'params': ...}`` layout."""
-    state = _load(src)
+    state = load_checkpoint_file(src)
     state = state.get('state_dict', state)
     net = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
     if not net:

@@ -45,6 +45,8 @@ from math import prod
 
 import torch
 
+from ...layers.state_dict import load_checkpoint_file
+
 # placeholder -> regex of what it may stand for (one key segment unless it says otherwise)
 _FIELDS = dict(p='weight|bias', k=r'\d+', i=r'\d+', c='conv1|conv2', l='l[123]',
                dcn=r'weight|bias|conv_offset\.weight|conv_offset\.bias',
@@ -296,12 +298,6 @@ def net_kwargs_from_basicsr(hparams):
                 with_tsa=hparams['with_tsa'])
 
 
-def _load(path):
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'checkpoint {path} does not exist')
-    return torch.load(path, map_location='cpu')
-
-
 def _tensors(state, path):
     bad = [k for k, v in state.items() if not isinstance(v, torch.Tensor)]
     if bad:
@@ -311,7 +307,7 @@ def _tensors(state, path):
 
 def basicsr_state_from_file(path, key=None):
     """The EDVR state dict of a BasicSR checkpoint (``params``, ``params_ema`` or bare)."""
-    ckpt = _load(path)
+    ckpt = load_checkpoint_file(path)
     if not isinstance(ckpt, dict):
         raise CheckpointConversionError(f'{path} holds a {type(ckpt).__name__}, not a dict')
     if key is not None:
@@ -384,7 +380,7 @@ def edvr_to_basicsr(src, dst, prefix='generator.'):
     Returns:
         dict: BasicSR ``EDVR`` hyper-parameters of the weights.
     """
-    ckpt = _load(src)
+    ckpt = load_checkpoint_file(src)
     if not isinstance(ckpt, dict):
         raise CheckpointConversionError(f'{src} holds a {type(ckpt).__name__}, not a dict')
     state = ckpt.get('state_dict', ckpt)
