@@ -187,7 +187,7 @@ class BSSTNet(BaseModule):
         if name.startswith('backward'):
             frame_idx = frame_idx[::-1]
             flow_idx = frame_idx
-        cache = self.cpu_cache
+        cache = t > self.cpu_cache_length and flows.is_cuda  # long clips: features on the CPU
         device = flows.device
         feat_prop = flows.new_zeros(n, self.mid_channels, h, w)
         # as the official code (unlike BasicVSR++), the "current" features a branch aligns
@@ -245,7 +245,6 @@ class BSSTNet(BaseModule):
         """
         self.check_inputs(lqs, flows_forward, flows_backward)
         n, t, _, h, w = lqs.shape
-        self.cpu_cache = t > self.cpu_cache_length and lqs.is_cuda
         shortcut, enc1, enc2 = self.encode(lqs.flatten(0, 1))
         spatial = enc2.view(n, t, *enc2.shape[1:])
 
