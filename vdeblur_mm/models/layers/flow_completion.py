@@ -164,30 +164,6 @@ class P3DBlock(nn.Module):
         return feats + out if self.use_residual else out
 
 
-class EdgeDetection(nn.Module):
-    """ProPainter's flow-edge head (in_ch -> out_ch edge probability).
-
-    Not part of BSSTNet's refiner (the official code comments it out: it is neither built nor
-    run, and the checkpoint has no such keys); kept for completeness.
-    """
-
-    def __init__(self, in_ch=2, out_ch=1, mid_ch=16):
-        super().__init__()
-        self.projection = nn.Sequential(nn.Conv2d(in_ch, mid_ch, 3, 1, 1),
-                                        nn.LeakyReLU(0.2, inplace=True))
-        self.mid_layer_1 = nn.Sequential(nn.Conv2d(mid_ch, mid_ch, 3, 1, 1),
-                                         nn.LeakyReLU(0.2, inplace=True))
-        self.mid_layer_2 = nn.Sequential(nn.Conv2d(mid_ch, mid_ch, 3, 1, 1))
-        self.l_relu = nn.LeakyReLU(0.01, inplace=True)
-        self.out_layer = nn.Conv2d(mid_ch, out_ch, 1, 1, 0)
-
-    def forward(self, flow):
-        flow = self.projection(flow)
-        edge = self.mid_layer_2(self.mid_layer_1(flow))
-        edge = self.l_relu(flow + edge)
-        return torch.sigmoid(self.out_layer(edge))
-
-
 def _check_5d(name, x, channels):
     if x.dim() != 5 or x.shape[2] != channels:
         raise ValueError(f'{name} must be (b, t, {channels}, h, w), got {tuple(x.shape)}')
