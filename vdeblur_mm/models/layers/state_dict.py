@@ -17,11 +17,16 @@ def strip_prefix(state, prefix='module.'):
 
 
 def load_checkpoint_file(path):
-    """``torch.load`` of a local checkpoint on the CPU (weights only), with a clear error when
-    the file does not exist."""
+    """The one checkpoint reader of the package: a local file with ``torch.load`` on the CPU
+    (weights only; ``vdeblur_mm.compat`` allows the classes mmengine checkpoints hold), a URL
+    (``scheme://``) through mmengine's ``CheckpointLoader``; a clear error when a local file
+    does not exist."""
     import os.path as osp
 
     import torch
+    if '://' in str(path):
+        from mmengine.runner import CheckpointLoader
+        return CheckpointLoader.load_checkpoint(path, map_location='cpu')
     if not osp.isfile(path):
         raise FileNotFoundError(f'checkpoint {path} does not exist')
     return torch.load(path, map_location='cpu', weights_only=True)
