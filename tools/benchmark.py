@@ -15,7 +15,7 @@ import _common  # noqa: F401
 import torch
 from mmengine.config import DictAction
 
-from vdeblur_mm.inference import get_inference_spec, init_model
+from vdeblur_mm.inference import init_model, resolve_inference_spec
 from vdeblur_mm.utils import benchmark_model
 
 
@@ -38,7 +38,7 @@ def main(argv=None):
         print('error: --device cuda but CUDA is not available', file=sys.stderr)
         return 1
     model = init_model(args.config, device=args.device, cfg_options=args.cfg_options)
-    spec = get_inference_spec(model)
+    spec = resolve_inference_spec(model)
     frames = args.frames or spec['window_frames'] or 10
     res = benchmark_model(model, (1, frames, 3, *args.size), args.device, args.runs,
                           args.warmup, flops=not args.no_flops)
@@ -47,7 +47,7 @@ def main(argv=None):
     print(f"input:        {res['input_shape']} on {res['device']}")
     print(f"parameters:   {res['params']:,} (generator {gen_params:,}, trainable "
           f"{res['trainable_params']:,})")
-    out_frames = frames if spec['mode'] == 'sequence' else 1
+    out_frames = 1 if spec.mode == "window" else frames
     if 'flops' in res:
         # a window model restores one (centre) frame per forward, a sequence model all frames
         per_frame = res['flops'] / out_frames

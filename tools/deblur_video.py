@@ -11,6 +11,7 @@ import time
 
 import _common  # noqa: F401
 import torch
+from mmengine.config import DictAction
 
 from vdeblur_mm.inference import VideoReadError, deblur_video, init_model
 
@@ -22,18 +23,30 @@ def main(argv=None):
     parser.add_argument('input', help='video file (mp4, avi, ...) or folder of frames')
     parser.add_argument('output', help='video file (by extension) or folder for PNG frames')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    parser.add_argument('--chunk', type=int, default=30, help='frames per model call')
-    parser.add_argument('--overlap', type=int, default=4, help='frames shared by chunks')
-    parser.add_argument('--tile', type=int, default=None, help='spatial tile size (pixels)')
-    parser.add_argument('--tile-overlap', type=int, default=32)
-    parser.add_argument('--amp', action='store_true', help='fp16 autocast on CUDA')
+    # None: the model's own setting (its defaults and its config's test_cfg), so that the
+    # frames equal tools/test.py's
+    parser.add_argument('--chunk', type=int, default=None, help='frames per chunk')
+    parser.add_argument('--chunk-overlap', '--overlap', type=int, default=None,
+                        help='frames shared by consecutive chunks')
+    parser.add_argument('--tile', type=int, default=None,
+                        help='spatial tile size in pixels (0: whole frames)')
+    parser.add_argument('--tile-overlap', type=int, default=None)
+    parser.add_argument('--blend', choices=['trim', 'average'], default=None,
+                        help='how overlaps are blended')
+    parser.add_argument('--amp', action='store_true', default=None,
+                        help='fp16 autocast on CUDA')
     parser.add_argument('--fps', type=float, default=None, help='output fps (default: input)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value pairs')
     args = parser.parse_args(argv)
     try:
-        model = init_model(args.config, args.checkpoint, device=args.device)
+        model = init_model(args.config, args.checkpoint, device=args.device,
+                           cfg_options=args.cfg_options)
         start = time.time()
-        count = deblur_video(model, args.input, args.output, args.chunk, args.overlap,
-                             args.tile, args.tile_overlap, args.amp, args.fps)
+        count = deblur_video(model, args.input, args.output, chunk_frames=args.chunk,
+                             chunk_overlap=args.chunk_overlap, tile=args.tile,
+                             tile_overlap=args.tile_overlap, amp=args.amp, fps=args.fps,
+                             blend=args.blend)
     except (FileNotFoundError, VideoReadError, ValueError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 1

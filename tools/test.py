@@ -17,6 +17,7 @@ def parse_args():
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--out', help='write the metrics to this file (json/yaml/pkl)')
+    parser.add_argument('--dump', help='also dump every prediction to this pickle file')
     parser.add_argument('--work-dir', help='the directory to save logs and results')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
@@ -42,6 +43,20 @@ class SaveMetricsHook(Hook):
             mmengine.dump(metrics, self.out_file)
 
 
+def add_dump_metric(cfg, path):
+    """Append mmengine's DumpResults (predictions to a pickle) to the test evaluator."""
+    dump = dict(type='DumpResults', out_file_path=path)
+    evaluator = cfg.test_evaluator
+    if isinstance(evaluator, (list, tuple)):
+        cfg.test_evaluator = [*evaluator, dump]
+    elif 'metrics' in evaluator:
+        metrics = evaluator['metrics']
+        evaluator['metrics'] = [*(metrics if isinstance(metrics, (list, tuple)) else [metrics]),
+                                dump]
+    else:
+        cfg.test_evaluator = [evaluator, dump]
+
+
 def main():
     args = parse_args()
     if not osp.isfile(args.checkpoint):
@@ -51,6 +66,8 @@ def main():
     _common.set_work_dir(cfg, args.config, args.work_dir)
     cfg.load_from = args.checkpoint
     adapt_cfg_for_cpu_distributed(cfg)
+    if args.dump:
+        add_dump_metric(cfg, args.dump)
 
     runner = Runner.from_cfg(cfg)
     if args.out:

@@ -28,7 +28,7 @@ model = dict(
         with_tsa=True),
     pixel_loss=dict(type='CharbonnierLoss', loss_weight=1.0, reduction='sum'),
     train_cfg=dict(tsa_iter=50),
-    test_cfg=dict(window_batch=4, padding='replicate'),
+    test_cfg=dict(window_batch=4, temporal_padding='replicate'),
     data_preprocessor=dict(type='DataPreprocessor', mean=[0., 0., 0.], std=[255., 255., 255.]))
 
 train_pipeline = [

@@ -34,7 +34,7 @@ model = dict(
     # only the TSA fusion module trains for the first 5k iterations
     train_cfg=dict(tsa_iter=5000),
     # whole-video testing: 4 windows per network call, first/last frame replicated
-    test_cfg=dict(window_batch=4, padding='replicate'),
+    test_cfg=dict(window_batch=4, temporal_padding='replicate'),
     data_preprocessor=dict(type='DataPreprocessor', mean=[0., 0., 0.], std=[255., 255., 255.]))
 
 # N-frame clips with the sharp centre frame as target; the clip length comes from the dataset's

@@ -15,7 +15,7 @@ class PerFrameModel(nn.Module):
     def __init__(self, spec=None):
         super().__init__()
         self.weight = nn.Parameter(torch.tensor(0.5))
-        self.inference_spec = spec or {}
+        self.inference_spec = {'mode': 'sequence', **(spec or {})}
         self.calls = []
 
     def forward(self, x, mode='tensor'):
@@ -59,7 +59,7 @@ def test_pad_to_multiple_and_min_size():
 def test_sequence_chunks_emit_each_frame_once(n):
     model = PerFrameModel()
     frames = frames_of(n)
-    out = list(VideoRestorer(model, chunk_frames=6, overlap=2)(frames))
+    out = list(VideoRestorer(model, chunk_frames=6, chunk_overlap=2)(frames))
     assert len(out) == n
     for got, exp in zip(out, expected_per_frame(frames)):
         np.testing.assert_array_equal(got, exp)
@@ -72,8 +72,9 @@ def test_sequence_chunks_emit_each_frame_once(n):
 def test_tiles_and_padding_match_whole_frame():
     frames = frames_of(4, h=50, w=70)
     model = PerFrameModel(dict(size_multiple=8, min_size=16))
-    whole = list(VideoRestorer(model, chunk_frames=4, overlap=0)(frames))
-    tiled = list(VideoRestorer(model, chunk_frames=4, overlap=0, tile=32, tile_overlap=8)(frames))
+    whole = list(VideoRestorer(model, chunk_frames=4, chunk_overlap=0)(frames))
+    tiled = list(VideoRestorer(model, chunk_frames=4, chunk_overlap=0, tile=32,
+                               tile_overlap=8)(frames))
     for a, b, e in zip(whole, tiled, expected_per_frame(frames)):
         np.testing.assert_array_equal(a, e)
         np.testing.assert_array_equal(b, e)
@@ -92,10 +93,12 @@ def test_window_mode_returns_centre_frames(n):
 
 
 def test_bad_specs():
+    with pytest.raises(ValueError, match='Linear declares no inference contract'):
+        VideoRestorer(nn.Linear(1, 1))
     with pytest.raises(ValueError, match='needs window_frames'):
         VideoRestorer(PerFrameModel(dict(mode='window')))
-    with pytest.raises(ValueError, match='overlap < chunk_frames'):
-        VideoRestorer(PerFrameModel(), chunk_frames=4, overlap=4)
+    with pytest.raises(ValueError, match='chunk_overlap < chunk_frames'):
+        VideoRestorer(PerFrameModel(), chunk_frames=4, chunk_overlap=4)
     with pytest.raises(ValueError, match="smaller than the model's minimum"):
         VideoRestorer(PerFrameModel(dict(min_size=256)), tile=128)
 

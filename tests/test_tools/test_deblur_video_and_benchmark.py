@@ -111,7 +111,7 @@ def test_deblur_video_with_window_models(tmp_path, config):
     with FrameWriter(src) as w:
         for _ in range(6):
             w.write(rng.integers(0, 256, (40, 52, 3), dtype=np.uint8))
-    count = deblur_video(model, src, str(tmp_path / 'out'), chunk_frames=5, overlap=4,
+    count = deblur_video(model, src, str(tmp_path / 'out'), chunk_frames=5, chunk_overlap=4,
                          progress=False)
     frames = list(FrameReader(str(tmp_path / 'out')))
     assert count == 6 and frames[0].shape == (40, 52, 3)
@@ -128,7 +128,7 @@ def test_deblur_video_with_bsstnet(tmp_path):
     with FrameWriter(src) as w:
         for _ in range(7):
             w.write(rng.integers(0, 256, (40, 52, 3), dtype=np.uint8))
-    count = deblur_video(model, src, str(tmp_path / 'out'), chunk_frames=4, overlap=1,
+    count = deblur_video(model, src, str(tmp_path / 'out'), chunk_frames=4, chunk_overlap=1,
                          progress=False)
     frames = list(FrameReader(str(tmp_path / 'out')))
     assert count == 7 and len(frames) == 7 and frames[0].shape == (40, 52, 3)

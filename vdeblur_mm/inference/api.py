@@ -1,8 +1,6 @@
 """Build a model from its config and restore a video file with it."""
 import os.path as osp
 
-import torch
-
 from .restorer import VideoRestorer
 from .video_io import FrameReader, FrameWriter
 
@@ -34,21 +32,25 @@ def init_model(config, checkpoint=None, device='cpu', cfg_options=None):
     return model.to(device).eval()
 
 
-def deblur_video(model, input_path, output_path, chunk_frames=30, overlap=4, tile=None,
-                 tile_overlap=32, amp=False, fps=None, progress=True):
+def deblur_video(model, input_path, output_path, chunk_frames=None, chunk_overlap=None,
+                 tile=None, tile_overlap=None, amp=None, fps=None, progress=True, blend=None):
     """Restore a video file or frame folder into a video file or frame folder.
+
+    Settings left at None come from the model (its defaults and its config's ``test_cfg``),
+    so the frames equal those of ``tools/test.py`` on the same model and input; ``tile=0``
+    processes whole frames.
 
     Returns:
         int: number of frames written.
     """
     reader = FrameReader(input_path)
-    restorer = VideoRestorer(model, chunk_frames=chunk_frames, overlap=overlap, tile=tile,
-                             tile_overlap=tile_overlap, amp=amp)
+    restorer = VideoRestorer(model, chunk_frames=chunk_frames, chunk_overlap=chunk_overlap,
+                             tile=tile, tile_overlap=tile_overlap, amp=amp, blend=blend)
     frames = restorer(reader)
     if progress:
         from tqdm import tqdm
         frames = tqdm(frames, total=reader.num_frames, unit='frame', desc='deblurring')
-    with FrameWriter(output_path, fps=fps or reader.fps) as writer, torch.no_grad():
+    with FrameWriter(output_path, fps=fps or reader.fps) as writer:
         for frame in frames:
             writer.write(frame)
     return writer.count

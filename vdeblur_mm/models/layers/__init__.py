@@ -7,14 +7,15 @@ from .flow import DISFlowEstimator, FrozenFlowEstimator, RAFTFlowEstimator, neig
 from .flow_completion import RecurrentFlowCompleteNet
 from .sparse_transformer import (BlurAwareSparseTransformer, select_sparse_tokens,
                                  window_blur_scores)
-from .video import (DEFAULT_INFERENCE_SPEC, get_inference_spec, pad_to_multiple, sliding_window,
-                    tile_starts, window_indices)
+from .stitching import (InferenceSpec, StitchSettings, VideoStitcher, chunk_spans,
+                        resolve_inference_spec)
+from .video import pad_to_multiple, sliding_window, tile_starts, window_indices
 
 __all__ = [
     'BlurAwareDeformableAlignment', 'forward_backward_consistency', 'blur_map_from_flows',
     'save_blur_maps', 'ModulatedDCNPack', 'DISFlowEstimator', 'FrozenFlowEstimator',
     'RAFTFlowEstimator', 'neighbour_flows', 'RecurrentFlowCompleteNet',
     'BlurAwareSparseTransformer', 'select_sparse_tokens', 'window_blur_scores',
-    'DEFAULT_INFERENCE_SPEC', 'get_inference_spec', 'pad_to_multiple', 'sliding_window',
-    'tile_starts', 'window_indices'
+    'InferenceSpec', 'StitchSettings', 'VideoStitcher', 'chunk_spans', 'resolve_inference_spec',
+    'pad_to_multiple', 'sliding_window', 'tile_starts', 'window_indices'
 ]

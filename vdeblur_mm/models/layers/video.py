@@ -21,28 +21,6 @@ def pad_to_multiple(x, multiple, min_size=1):
     return flat.reshape(*x.shape[:-2], th, tw)
 
 
-DEFAULT_INFERENCE_SPEC = dict(mode='sequence', window_frames=None, size_multiple=1, min_size=1,
-                              scale=1)
-
-
-def get_inference_spec(model):
-    """What a model declares it needs at inference: its generator's ``inference_spec`` dict,
-    updated by ``test_cfg['inference_spec']`` of its config.
-
-    Keys: ``mode`` ('sequence': T frames in, T out; 'window': ``window_frames`` in, the centre
-    frame out), ``window_frames``, ``size_multiple`` and ``min_size`` (H, W padded up to them),
-    ``scale`` (output / input size).
-    """
-    spec = dict(DEFAULT_INFERENCE_SPEC)
-    spec.update(getattr(getattr(model, 'generator', model), 'inference_spec', None) or {})
-    spec.update((getattr(model, 'test_cfg', None) or {}).get('inference_spec') or {})
-    if spec['mode'] not in ('sequence', 'window'):
-        raise ValueError(f"inference_spec mode must be 'sequence' or 'window', got {spec}")
-    if spec['mode'] == 'window' and not spec['window_frames']:
-        raise ValueError(f"inference_spec mode 'window' needs window_frames, got {spec}")
-    return spec
-
-
 def window_indices(length, centre, window, padding='replicate'):
     """Frame indices of the ``window``-frame window centred on ``centre`` in a clip of ``length``.
 

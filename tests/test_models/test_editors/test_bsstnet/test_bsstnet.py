@@ -11,7 +11,7 @@ from mmagic.registry import MODELS
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from vdeblur_mm.models.editors.bsstnet.bsstnet import chunk_spans
+from vdeblur_mm.models.layers.stitching import chunk_spans
 from vdeblur_mm.models.editors.bsstnet.convert import (
     UNUSED_PREFIXES,
     bsstnet_from_official,

@@ -12,7 +12,7 @@ from mmengine.registry import init_default_scope
 from mmagic.registry import MODELS
 from mmagic.structures import DataSample
 from vdeblur_mm.inference import VideoRestorer
-from vdeblur_mm.models.layers import window_indices
+from vdeblur_mm.models.layers import InferenceSpec, window_indices
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))))
 CFG = osp.join(ROOT, 'configs', 'edvr_deblur', 'edvr-deblur-stage2_c16b1_1xb1-300i_synthetic.py')
@@ -113,12 +113,12 @@ def test_whole_video_returns_every_frame(t):
 
 def test_declares_sequence_inference_and_chunks_match_whole_video():
     model = build().eval()
-    assert model.test_cfg['inference_spec'] == dict(
+    assert model.inference_spec == InferenceSpec(
         mode='sequence', window_frames=None, size_multiple=16, min_size=16, scale=1)
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, (20, 24, 3), dtype=np.uint8) for _ in range(9)]
     # an overlap of N1 + N2 - 2 = 4 frames makes chunk borders exact
-    out = np.stack(list(VideoRestorer(model, chunk_frames=6, overlap=4)(frames))).astype(int)
+    out = np.stack(list(VideoRestorer(model, chunk_frames=6, chunk_overlap=4)(frames))).astype(int)
     clip = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float()
     pred = model.val_step(dict(inputs=[clip], data_samples=[DataSample(gt_img=clip)]))
     ref = pred[0].output.pred_img.round().permute(0, 2, 3, 1).numpy().astype(int)

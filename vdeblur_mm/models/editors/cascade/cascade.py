@@ -5,17 +5,17 @@ import os.path as osp
 from contextlib import nullcontext
 
 import torch
-from mmengine.logging import print_log
-from mmengine.runner import CheckpointLoader
-
-from mmagic.models import BaseEditModel
 from mmagic.registry import MODELS
-from mmagic.structures import DataSample
-from vdeblur_mm.models.layers import (get_inference_spec, pad_to_multiple, sliding_window,
-                                      window_indices)
+from mmengine.logging import print_log
+
+from ...base_models import VideoDeblurEditor
+from ...layers.state_dict import load_checkpoint_file, unwrap_state_dict
+from ...layers.stitching import resolve_inference_spec
+from ...layers.video import sliding_window, window_indices
+
 
 @MODELS.register_module()
-class CascadeRestorer(BaseEditModel):
+class CascadeRestorer(VideoDeblurEditor):
     """Two-stage video restoration: stage 2 restores frames from stage 1's restored frames.
 
     Paper: EDVR: Video Restoration with Enhanced Deformable Convolutional Networks (two-stage
@@ -31,12 +31,12 @@ class CascadeRestorer(BaseEditModel):
       loss is on stage 2's output. A clip of N1 + N2 - 1 frames (stage-1 and stage-2 window
       sizes) gives stage 1 real neighbours for every frame stage 2 sees; with fewer, the clip
       ends are replicated. With ``gt_img`` (n, T, c, h, w) all T frames are restored.
-    - ``mode='tensor'``: all T input frames restored, (n, T, c, h', w') (sequence semantics),
-      and the model declares ``inference_spec`` mode 'sequence' (in ``test_cfg``, unless the
-      config sets one) so that ``VideoRestorer`` feeds whole chunks; use an ``overlap`` of at
-      least N1 + N2 - 2 frames there for chunk borders identical to whole-video results.
-    - ``mode='predict'``: whole sequences (all frames) or, for a single-frame ``gt_img``, the
-      centre frame; H and W padded (reflect) to what both stages need and cropped back.
+    - ``mode='tensor'``: all T input frames restored, (n, T, c, h', w') (sequence semantics).
+      The model declares the inference contract 'sequence' (sizes: what both stages need), so
+      the stitcher feeds it whole chunks; a ``chunk_overlap`` of at least N1 + N2 - 2 frames
+      makes chunk borders identical to whole-video results.
+    - ``mode='predict'`` (:class:`VideoDeblurEditor`): whole sequences (all frames) or, for a
+      single-frame ``gt_img``, the centre frame; H and W padded (reflect) and cropped back.
 
     With ``freeze_stage1`` (default) stage 1 runs in eval mode under ``no_grad`` and its
     parameters have ``requires_grad=False``: they get no gradients and the optimizer never
@@ -55,11 +55,13 @@ class CascadeRestorer(BaseEditModel):
             training). Default: None.
         freeze_stage1 (bool): Keep stage 1 fixed. Default: True.
         train_cfg (dict, optional): Unused. Default: None.
-        test_cfg (dict, optional): ``window_batch`` (int, default 4): windows per network call
-            of a window-mode stage; ``inference_spec`` (dict): overrides. Default: None.
+        test_cfg (dict, optional): stitching settings (``StitchSettings``); ``window_batch``
+            (default 4) is also the windows per call of a window-mode stage. Default: None.
         init_cfg (dict, optional): Initialisation config. Default: None.
         data_preprocessor (dict, optional): Data preprocessor config. Default: None.
     """
+
+    contract_in_base_init = False  # the contract depends on stage 1, built below
 
     def __init__(self,
                  stage1,
@@ -83,17 +85,12 @@ class CascadeRestorer(BaseEditModel):
         self.stage1 = MODELS.build(stage1)
         self.stage1_checkpoint = stage1_checkpoint
         self.freeze_stage1 = freeze_stage1
-        self.window_batch = int(self.test_cfg.get('window_batch', 4))
-        self.spec1 = get_inference_spec(self.stage1)
-        self.spec2 = get_inference_spec(self.generator)
-        if self.spec1['scale'] != int(self.spec1['scale']):
-            raise ValueError(f"stage 1 must have an integer scale, got {self.spec1['scale']}")
-        multiple = math.lcm(int(self.spec1['size_multiple']), int(self.spec2['size_multiple']))
-        self.size_multiple = multiple
-        self.scale = self.spec1['scale'] * self.spec2['scale']
-        self.test_cfg.setdefault('inference_spec', dict(
-            mode='sequence', window_frames=None, size_multiple=multiple,
-            min_size=max(self.spec1['min_size'], self.spec2['min_size']), scale=self.scale))
+        self.spec1 = resolve_inference_spec(self.stage1)
+        self.spec2 = resolve_inference_spec(self.generator)
+        self.size_multiple = math.lcm(self.spec1.size_multiple, self.spec2.size_multiple)
+        self.scale = self.spec1.scale * self.spec2.scale
+        self.setup_inference()
+        self.window_batch = self.stitch_settings.window_batch
         if stage1_checkpoint is not None:
             self.load_stage1()
         elif freeze_stage1:
@@ -103,6 +100,11 @@ class CascadeRestorer(BaseEditModel):
         if freeze_stage1:
             self.stage1.requires_grad_(False)
             self.stage1.eval()
+
+    def declare_inference(self):
+        """'sequence' (T frames in, T out), at sizes both stages accept."""
+        return dict(mode='sequence', size_multiple=self.size_multiple,
+                    min_size=max(self.spec1.min_size, self.spec2.min_size), scale=self.scale)
 
     @staticmethod
     def _check_normalisation(stage1_pre, pre):
@@ -124,8 +126,7 @@ class CascadeRestorer(BaseEditModel):
             raise FileNotFoundError(f'stage1_checkpoint {path} does not exist (train stage 1 '
                                     f'first, or set model.stage1_checkpoint=None when the '
                                     f'weights come from a whole cascade checkpoint)')
-        ckpt = CheckpointLoader.load_checkpoint(path, map_location='cpu')
-        state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
+        state = unwrap_state_dict(load_checkpoint_file(path))
         if not isinstance(state, dict):
             raise ValueError(f'stage1_checkpoint {path} holds no state dict')
         result = self.stage1.load_state_dict(state, strict=False)
@@ -155,53 +156,46 @@ class CascadeRestorer(BaseEditModel):
         """Stage-1 restoration of frames ``centres`` (default: all) of x (n, t, c, h, w)."""
         ctx = torch.no_grad() if self.freeze_stage1 else nullcontext()
         with ctx:
-            if self.spec1['mode'] == 'window':
+            if self.spec1.mode == 'window':
                 return sliding_window(lambda w: self.stage1(w, mode='tensor'), x,
-                                      self.spec1['window_frames'], self.window_batch,
+                                      self.spec1.window_frames, self.window_batch,
                                       centres=centres)
             out = self.stage1(x, mode='tensor')
             return out if centres is None else out[:, centres]
 
-    def restore_centre(self, inputs):
+    def stages_centre(self, inputs):
         """Centre frame (n, c, h', w') of clips (n, t, c, h, w) through both stages."""
         t = inputs.shape[1]
         centre = t // 2
-        if self.spec2['mode'] == 'sequence':
+        if self.spec2.mode == 'sequence':
             return self.generator(self._stage1_frames(inputs))[:, centre]
-        idx = window_indices(t, centre, self.spec2['window_frames'])
+        idx = window_indices(t, centre, self.spec2.window_frames)
         needed = sorted(set(idx))
         restored = self._stage1_frames(inputs, needed)
         return self.generator(restored[:, [needed.index(i) for i in idx]])
 
-    def restore_all(self, inputs):
+    def stages_all(self, inputs):
         """All frames (n, t, c, h', w') of clips (n, t, c, h, w) through both stages."""
         restored = self._stage1_frames(inputs)
-        if self.spec2['mode'] == 'sequence':
+        if self.spec2.mode == 'sequence':
             return self.generator(restored)
-        return sliding_window(self.generator, restored, self.spec2['window_frames'],
+        return sliding_window(self.generator, restored, self.spec2.window_frames,
                               self.window_batch)
+
+    # ------------------------------------------------------------------ stitcher hooks
+    def run_network(self, x, context=None):
+        return self.stages_all(x)
+
+    def run_centre(self, x, context=None):
+        return self.stages_centre(x)
 
     # ------------------------------------------------------------------ modes
     def forward_tensor(self, inputs, data_samples=None, **kwargs):
         """Every frame restored: (n, t, c, h', w') for inputs (n, t, c, h, w)."""
-        return self.restore_all(inputs)
+        return self.stages_all(inputs)
 
     def forward_train(self, inputs, data_samples=None, **kwargs):
         """Loss of stage 2's output against ``gt_img`` (centre frame or all frames)."""
         gt = data_samples.gt_img
-        pred = self.restore_centre(inputs) if gt.dim() == 4 else self.restore_all(inputs)
+        pred = self.stages_centre(inputs) if gt.dim() == 4 else self.stages_all(inputs)
         return dict(loss=self.pixel_loss(pred, gt))
-
-    def forward_inference(self, inputs, data_samples=None, **kwargs):
-        """``DataSample(pred_img=...)``: the centre frame (n, c, h, w) when ``gt_img`` is one
-        frame, otherwise all frames (n, t, c, h, w); de-normalised, on the CPU."""
-        gt = data_samples.gt_img if data_samples is not None and 'gt_img' in data_samples \
-            else None
-        h, w = inputs.shape[-2:]
-        x = pad_to_multiple(inputs, self.size_multiple)
-        with torch.no_grad():
-            out = self.restore_centre(x) if gt is not None and gt.dim() == 4 \
-                else self.restore_all(x)
-        out = out[..., :int(h * self.scale), :int(w * self.scale)]
-        out = self.data_preprocessor.destruct(out, data_samples)
-        return DataSample(pred_img=out.cpu())

@@ -1,15 +1,14 @@
 """EDVR model wrapper for video deblurring: TSA warm-up and whole-video sliding-window testing."""
 import torch
+from mmagic.registry import MODELS
 from mmengine.logging import print_log
 
-from mmagic.models import BaseEditModel
-from mmagic.registry import MODELS
-from mmagic.structures import DataSample
-from vdeblur_mm.models.layers import pad_to_multiple, sliding_window
+from ...base_models import VideoDeblurEditor
+from ...layers.video import sliding_window
 
 
 @MODELS.register_module()
-class EDVRDeblur(BaseEditModel):
+class EDVRDeblur(VideoDeblurEditor):
     """EDVR model for video deblurring (sliding window: N frames in, the centre frame out).
 
     Paper: EDVR: Video Restoration with Enhanced Deformable Convolutional Networks (CVPRW 2019).
@@ -22,22 +21,21 @@ class EDVRDeblur(BaseEditModel):
     in checkpoints, so a resumed run keeps the right phase; checkpoints without it (converted
     weights) load without a missing-key warning.
 
-    Testing (``mode='predict'``): a training-style window gives the centre frame (n, c, h, w);
-    whole sequences (``gt_img`` of shape (n, T, c, h, w), or inputs with T != N frames) are
-    restored frame by frame by sliding the N-frame window over the sequence with the borders
-    padded by replicating the first/last frame (the official EDVR test), ``window_batch``
-    windows per network call, giving (n, T, c, h, w). H and W are padded (reflect) to the
-    generator's ``inference_spec['size_multiple']`` and the output is cropped back.
+    Testing (``mode='predict'``, through :class:`VideoDeblurEditor`): a training-style window
+    gives the centre frame (n, c, h, w); whole sequences (``gt_img`` of shape (n, T, c, h, w),
+    or inputs with T != N frames) are restored frame by frame by sliding the N-frame window
+    over the sequence with the borders padded by replicating the first/last frame (the official
+    EDVR test), ``window_batch`` windows per network call, giving (n, T, c, h, w). H and W are
+    padded (reflect) to the generator's ``inference_spec['size_multiple']`` and cropped back.
 
     Args:
         generator (dict): Config of the network (e.g. ``EDVRDeblurNet``).
         pixel_loss (dict): Config of the pixel loss.
         train_cfg (dict, optional): ``tsa_iter`` (int): iterations that train only the TSA
             fusion module; 0 or absent: no warm-up. Default: None.
-        test_cfg (dict, optional): ``window_batch`` (int, default 4): windows per network call
-            when restoring whole videos; ``padding`` ('replicate' (default) or 'reflection'):
-            temporal padding at the sequence ends; ``inference_spec`` (dict): overrides for
-            ``vdeblur_mm.inference.VideoRestorer``. Default: None.
+        test_cfg (dict, optional): stitching settings (``StitchSettings``), e.g.
+            ``window_batch`` (default 4): windows per network call; ``temporal_padding``
+            ('replicate' (default) or 'reflection') at the sequence ends; ``tile``. Default: None.
         init_cfg (dict, optional): Initialisation config. Default: None.
         data_preprocessor (dict, optional): Data preprocessor config. Default: None.
     """
@@ -56,20 +54,20 @@ class EDVRDeblur(BaseEditModel):
             test_cfg=test_cfg,
             init_cfg=init_cfg,
             data_preprocessor=data_preprocessor)
+        self.num_frames = self.inference_spec.window_frames
+        self.window_batch = self.stitch_settings.window_batch
+        self.with_tsa = bool(getattr(self.generator, 'with_tsa', False))
+        self.tsa_iter = int((self.train_cfg or {}).get('tsa_iter') or 0)
+        self.register_buffer('step_counter', torch.zeros((), dtype=torch.long))
+        self._tsa_frozen = []  # names of the parameters the warm-up froze
+
+    def declare_inference(self):
+        """The generator's contract, which must be a sliding window (N frames in, centre out)."""
         spec = getattr(self.generator, 'inference_spec', None) or {}
         if spec.get('mode') != 'window' or not spec.get('window_frames'):
             raise ValueError(f'{self.__class__.__name__} needs a sliding-window generator '
                              f"(inference_spec mode 'window' with window_frames), got {spec}")
-        self.num_frames = spec['window_frames']
-        self.size_multiple = spec.get('size_multiple', 1)
-        self.scale = spec.get('scale', 1)
-        self.with_tsa = bool(getattr(self.generator, 'with_tsa', False))
-        self.tsa_iter = int((self.train_cfg or {}).get('tsa_iter') or 0)
-        test_cfg = self.test_cfg or {}
-        self.window_batch = int(test_cfg.get('window_batch', 4))
-        self.temporal_padding = test_cfg.get('padding', 'replicate')
-        self.register_buffer('step_counter', torch.zeros((), dtype=torch.long))
-        self._tsa_frozen = []  # names of the parameters the warm-up froze
+        return spec
 
     # ------------------------------------------------------------------ training
     def _update_tsa_warmup(self):
@@ -112,44 +110,11 @@ class EDVRDeblur(BaseEditModel):
             missing_keys.remove(prefix + 'step_counter')
 
     # ------------------------------------------------------------------ testing
-    def restore_video(self, inputs):
-        """Restore every frame of whole sequences with the sliding window.
-
-        Args:
-            inputs (Tensor): Frames of shape (n, T, c, h, w), h and w valid for the generator.
-
-        Returns:
-            Tensor: Restored frames of shape (n, T, c, h*scale, w*scale).
-        """
-        return sliding_window(self.generator, inputs, self.num_frames, self.window_batch,
-                              self.temporal_padding)
-
     def forward_tensor(self, inputs, data_samples=None, **kwargs):
         """Centre frame (n, c, h, w) for N-frame windows; all frames (n, T, c, h, w) for
-        clips of T != N frames (sliding window)."""
+        clips of T != N frames (sliding window, no padding or tiling)."""
         if inputs.dim() == 5 and inputs.shape[1] != self.num_frames:
-            return self.restore_video(inputs)
+            s = self.stitch_settings
+            return sliding_window(self.generator, inputs, self.num_frames, s.window_batch,
+                                  s.temporal_padding)
         return self.generator(inputs, **kwargs)
-
-    def forward_inference(self, inputs, data_samples=None, **kwargs):
-        """Predictions for validation/testing.
-
-        Args:
-            inputs (Tensor): (n, N, c, h, w) windows or (n, T, c, h, w) whole sequences.
-            data_samples (DataSample, optional): Stacked samples; a ``gt_img`` of shape
-                (n, T, c, h, w) asks for all T frames even when T == N.
-
-        Returns:
-            DataSample: ``pred_img`` (n, c, h, w) for windows, (n, T, c, h, w) for sequences,
-            de-normalised to [0, 255] on the CPU.
-        """
-        gt = data_samples.gt_img if data_samples is not None and 'gt_img' in data_samples \
-            else None
-        whole_video = (gt is not None and gt.dim() == 5) or inputs.shape[1] != self.num_frames
-        h, w = inputs.shape[-2:]
-        x = pad_to_multiple(inputs, self.size_multiple)
-        with torch.no_grad():
-            out = self.restore_video(x) if whole_video else self.generator(x, **kwargs)
-        out = out[..., :h * self.scale, :w * self.scale]
-        out = self.data_preprocessor.destruct(out, data_samples)
-        return DataSample(pred_img=out.cpu())

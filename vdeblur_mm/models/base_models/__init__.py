@@ -1,0 +1,3 @@
+from .video_deblur_editor import VideoDeblurEditor
+
+__all__ = ['VideoDeblurEditor']
