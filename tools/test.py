@@ -17,7 +17,7 @@ def parse_args():
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--out', help='write the metrics to this file (json/yaml/pkl)')
-    parser.add_argument('--dump', help='also dump every prediction to this pickle file')
+    parser.add_argument('--dump', help='also write every restored clip (uint8 frames) to this pickle file')
     parser.add_argument('--work-dir', help='the directory to save logs and results')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
@@ -44,8 +44,8 @@ class SaveMetricsHook(Hook):
 
 
 def add_dump_metric(cfg, path):
-    """Append mmengine's DumpResults (predictions to a pickle) to the test evaluator."""
-    dump = dict(type='DumpResults', out_file_path=path)
+    """Append DumpPredictions (restored frames to a pickle) to the test evaluator."""
+    dump = dict(type='DumpPredictions', out_file_path=path)
     evaluator = cfg.test_evaluator
     if isinstance(evaluator, (list, tuple)):
         cfg.test_evaluator = [*evaluator, dump]

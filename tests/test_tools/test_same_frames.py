@@ -54,8 +54,7 @@ def test_test_tool_and_video_tool_give_the_same_frames(tmp_path, name):
     with open(dump, 'rb') as f:
         preds = pickle.load(f)
     assert len(preds) == 1
-    pred = preds[0]['output']['pred_img'] if 'output' in preds[0] else preds[0]['pred_img']
-    pred = pred.clamp(0, 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    pred = preds[0]['pred_img']
     assert pred.shape == (6, 96, 80, 3)
 
     out = str(tmp_path / 'restored')

@@ -1,3 +1,3 @@
-from .metrics import TemporalFlowError, VideoLPIPS, VideoPSNR, VideoSSIM
+from .metrics import DumpPredictions, TemporalFlowError, VideoLPIPS, VideoPSNR, VideoSSIM
 
-__all__ = ['TemporalFlowError', 'VideoLPIPS', 'VideoPSNR', 'VideoSSIM']
+__all__ = ['DumpPredictions', 'TemporalFlowError', 'VideoLPIPS', 'VideoPSNR', 'VideoSSIM']

@@ -95,8 +95,11 @@ def test_window_model_chunks_equal_one_slide_over_the_whole_clip():
         return (w * weights[None, :, None, None, None]).sum(1)
 
     spec = InferenceSpec(mode='window', window_frames=5)
-    stitcher = VideoStitcher(spec, StitchSettings(chunk_frames=6, chunk_overlap=1), window_net)
-    assert stitcher.chunk_overlap == 4  # raised to window_frames - 1
+    settings = StitchSettings.resolve(spec, dict(chunk_frames=6, chunk_overlap=1))
+    assert settings.chunk_overlap == 4  # set to window_frames - 1
+    with pytest.raises(ValueError, match='needs a chunk overlap of 4'):
+        VideoStitcher(spec, StitchSettings(chunk_frames=6, chunk_overlap=1), window_net)
+    stitcher = VideoStitcher(spec, settings, window_net)
     out = stitcher.restore_video(x)
     ref = sliding_window(window_net, x, 5, window_batch=100)
     torch.testing.assert_close(out, ref, rtol=0, atol=1e-6)

@@ -97,9 +97,10 @@ def resolve_inference_spec(model, declared=None):
 class StitchSettings:
     """How a video is cut for a model (see the module docstring).
 
-    ``chunk_overlap`` frames are shared by consecutive chunks; for window models it is raised
-    to ``window_frames - 1`` (every kept frame then sees its true neighbours) and the temporal
-    blend is 'trim' (each frame has exactly one full window). ``window_batch`` is the number of
+    ``chunk_overlap`` frames are shared by consecutive chunks; for window models
+    :meth:`resolve` sets it to ``window_frames - 1`` (every kept frame then sees its true
+    neighbours) and the temporal blend is 'trim' (each frame has exactly one full window).
+    ``tile`` None (or 0 in :meth:`resolve`) processes whole frames. ``window_batch`` is the number of
     windows per network call of a window model; ``temporal_padding`` ('replicate' or
     'reflection') fills a window beyond the video ends.
     """
@@ -148,6 +149,11 @@ class StitchSettings:
             values['chunk_frames'] = spec.window_frames
             values['chunk_overlap'] = min(values.get('chunk_overlap', cls.chunk_overlap),
                                           spec.window_frames - 1)
+        elif spec.mode == 'window':
+            # exactly the context a window needs: more would restore nothing new
+            values['chunk_overlap'] = spec.window_frames - 1
+            values['chunk_frames'] = max(values.get('chunk_frames', cls.chunk_frames),
+                                         spec.window_frames)
         return cls(**values)
 
 
@@ -292,12 +298,14 @@ class VideoStitcher:
                 raise ValueError(f'tile ({s.tile}) and tile_overlap ({s.tile_overlap}) must be '
                                  f'multiples of the model size multiple {spec.size_multiple}')
         if spec.mode == 'window':
-            self.chunk_overlap = max(s.chunk_overlap, spec.window_frames - 1)
-            self.chunk_frames = max(s.chunk_frames, self.chunk_overlap + 1)
-            self.temporal_blend = 'trim'
+            if s.chunk_overlap < spec.window_frames - 1:
+                raise ValueError(f'a window model of {spec.window_frames} frames needs a chunk '
+                                 f'overlap of {spec.window_frames - 1}, got {s.chunk_overlap} '
+                                 f'(StitchSettings.resolve sets it)')
+            self.temporal_blend = 'trim'  # each frame from its one full window
         else:
-            self.chunk_frames, self.chunk_overlap = s.chunk_frames, s.chunk_overlap
             self.temporal_blend = s.blend
+        self.chunk_frames, self.chunk_overlap = s.chunk_frames, s.chunk_overlap
 
     # ------------------------------------------------------------------ one chunk
     def _network(self, x, context, fn=None):
