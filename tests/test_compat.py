@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import numpy as np
 import torch
 from mmengine.logging import MessageHub
@@ -65,3 +68,12 @@ def test_runner_style_message_hub_has_no_functions(tmp_path):
     buf = torch.load(path)['message_hub']['log_scalars']['train/loss']
     assert buf.statistics('mean') == np.mean([0.0, 0.1, 0.2])
     assert buf.max() == 0.2
+
+
+def test_start_is_quiet_but_other_warnings_still_show():
+    code = ('import warnings, vdeblur_mm, mmagic.models\n'
+            'warnings.warn("a FutureWarning of ours", FutureWarning)\n')
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert '_register_pytree_node' not in proc.stderr
+    assert 'a FutureWarning of ours' in proc.stderr

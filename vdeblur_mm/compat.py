@@ -39,6 +39,15 @@ def _checkpoint_safe_globals():
     add(safe)
 
 
+def _quiet_known_warnings():
+    # diffusers 0.24 (imported by mmagic.models) registers its output classes with torch's
+    # deprecated ``_register_pytree_node``: a FutureWarning at every start, twice, that users
+    # cannot act on. Silenced by message and module only; other FutureWarnings still show.
+    warnings.filterwarnings('ignore', message=r'`torch\.utils\._pytree\._register_pytree_node` '
+                            r'is deprecated', category=FutureWarning,
+                            module=r'diffusers\.utils\.outputs')
+
+
 def _history_buffer_pickling():
     # mmengine 0.10.7 ``HistoryBuffer.__getstate__`` pickles its statistics functions
     # (``getattr(HistoryBuffer, 'min')`` ...) into every Runner checkpoint, and ``getattr`` can
@@ -112,6 +121,7 @@ def apply():
     if _APPLIED:
         return
     _numpy_aliases()
+    _quiet_known_warnings()
     _checkpoint_safe_globals()
     _history_buffer_pickling()
     _cpu_distributed_init()
