@@ -1,3 +1,4 @@
+# Adapted from XPixelGroup/BasicSR (edvr_model.py) and open-mmlab/mmagic, Apache-2.0; THIRD_PARTY.md
 """EDVR model wrapper for video deblurring: TSA warm-up and whole-video sliding-window testing."""
 import torch
 from mmagic.registry import MODELS

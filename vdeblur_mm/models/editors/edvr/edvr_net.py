@@ -1,3 +1,4 @@
+# Ported from XPixelGroup/BasicSR (basicsr/archs/edvr_arch.py), Apache-2.0; see THIRD_PARTY.md.
 """EDVR network with BasicSR's pre-deblurring and high-resolution-input (deblurring) path."""
 import torch
 import torch.nn.functional as F
