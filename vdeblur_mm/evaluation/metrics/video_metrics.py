@@ -1,4 +1,4 @@
-# Adapted from huicongzhang/BSSTNet (psnr_ssim.py) and KAIST-VICLab/FMA-Net (utils.py); THIRD_PARTY.md
+# Adapted from huicongzhang/BSSTNet (psnr_ssim.py), KAIST-VICLab/FMA-Net (utils.py); THIRD_PARTY.md
 """Video metrics with per-paper evaluation protocols.
 
 mmagic's sample-wise metrics average a metric over the frames of each clip. The classes here add
