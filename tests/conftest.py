@@ -45,7 +45,7 @@ def raft_checkpoint(tmp_path_factory):
     import torch
     from torchvision.models.optical_flow import raft_large
 
-    from vdeblur_mm.models.layers.raft_convert import convert_raft_torchvision_to_official
+    from vdeblur_mm.models.editors.bsstnet.raft_convert import convert_raft_torchvision_to_official
     torch.manual_seed(0)
     state = convert_raft_torchvision_to_official(raft_large(weights=None).state_dict())
     path = str(tmp_path_factory.mktemp('raft') / 'raft-things.pth')

@@ -25,7 +25,8 @@ import torch
 def synthetic_blur_maps(frames, size=256, seed=0):
     """Blur maps (1, T, 1, size/4, size/4) of a synthetic camera-shake clip."""
     from vdeblur_mm.datasets.synthetic import load_source_images, synthesize_clip
-    from vdeblur_mm.models.layers import DISFlowEstimator, blur_map_from_flows, neighbour_flows
+    from vdeblur_mm.models.editors.bsstnet.bsstnet_blur_map import blur_map_from_flows
+    from vdeblur_mm.models.editors.bsstnet.bsstnet_flow import DISFlowEstimator, neighbour_flows
     images = load_source_images()
     blurry, _ = synthesize_clip(images['astronaut'], np.random.default_rng(seed), frames,
                                 (size, size))
@@ -57,7 +58,7 @@ def memory_probe(frames, size, variant):
     import resource
 
     import psutil
-    from vdeblur_mm.models.layers import BlurAwareSparseTransformer
+    from vdeblur_mm.models.editors.bsstnet.bsstnet_sparse_transformer import BlurAwareSparseTransformer
     net = BlurAwareSparseTransformer(sparse=variant == 'sparse').eval()
     feats, blur = inputs(frames, size, 'cpu')
     before = psutil.Process().memory_info().rss
@@ -100,8 +101,9 @@ def main(argv=None):
     if args.device == 'cuda' and not torch.cuda.is_available():
         print('error: --device cuda but CUDA is not available', file=sys.stderr)
         return 1
-    from vdeblur_mm.models.layers import BlurAwareSparseTransformer, select_sparse_tokens
-    from vdeblur_mm.models.layers.sparse_transformer import window_blur_scores
+    from vdeblur_mm.models.editors.bsstnet.bsstnet_sparse_transformer import (BlurAwareSparseTransformer,
+                                                                    select_sparse_tokens,
+                                                                    window_blur_scores)
     rows = []
     print(f'{"T":>3} | {"variant":7} | {"GFLOPs":>8} | {"latency s":>9} | {"peak MB":>8} | '
           'active windows | query frames/window')

@@ -104,7 +104,7 @@ def _raft(direction):
     def run(args):
         import torch
 
-        from vdeblur_mm.models.layers.raft_convert import (
+        from vdeblur_mm.models.editors.bsstnet.raft_convert import (
             convert_raft_torchvision_to_official,
             load_raft_state_dict,
         )

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vdeblur_mm.models.editors.bsstnet.bsstnet_blocks import (
+from vdeblur_mm.models.editors.bsstnet.bsstnet_cnn_blocks import (
     CAB,
     CAB1,
     CAB2,

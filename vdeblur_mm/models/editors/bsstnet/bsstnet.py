@@ -3,7 +3,7 @@ import torch
 from mmagic.registry import MODELS
 
 from ...base_models import VideoDeblurEditor
-from ...layers import neighbour_flows
+from .bsstnet_flow import neighbour_flows
 
 
 @MODELS.register_module()

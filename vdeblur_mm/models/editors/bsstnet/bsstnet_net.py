@@ -6,14 +6,8 @@ from mmagic.registry import MODELS
 from mmengine.model import BaseModule
 from torch import nn
 
-from ...layers import (
-    BlurAwareDeformableAlignment,
-    blur_map_from_flows,
-    forward_backward_consistency,
-)
-from ...layers.flow_completion import RecurrentFlowCompleteNet
-from ...layers.sparse_transformer import BlurAwareSparseTransformer
-from .bsstnet_blocks import (
+from .bsstnet_blur_map import blur_map_from_flows
+from .bsstnet_cnn_blocks import (
     CAB,
     CAB1,
     CAB2,
@@ -23,6 +17,9 @@ from .bsstnet_blocks import (
     SkipUpSample,
     conv,
 )
+from .bsstnet_flow_refiner import RecurrentFlowCompleteNet
+from .bsstnet_propagation import BlurAwareDeformableAlignment, forward_backward_consistency
+from .bsstnet_sparse_transformer import BlurAwareSparseTransformer
 
 PROPAGATION_BRANCHES = ('backward_1', 'forward_1', 'backward_2', 'forward_2')
 

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from vdeblur_mm.models.layers import DISFlowEstimator, blur_map_from_flows, save_blur_maps
+from vdeblur_mm.models.editors.bsstnet.bsstnet_blur_map import blur_map_from_flows, save_blur_maps
+from vdeblur_mm.models.editors.bsstnet.bsstnet_flow import DISFlowEstimator
 
 
 def test_blur_map_formula_by_hand():

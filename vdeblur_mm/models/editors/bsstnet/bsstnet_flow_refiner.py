@@ -29,8 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .dcn import SecondOrderDCN, deform_conv_nchw
-from .state_dict import strip_prefix, unwrap_state_dict
+from ...layers.dcn import SecondOrderDCN, deform_conv_nchw
+from ...layers.state_dict import strip_prefix, unwrap_state_dict
 
 
 class SecondOrderDeformableAlignment(SecondOrderDCN):

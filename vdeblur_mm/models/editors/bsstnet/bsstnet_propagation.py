@@ -3,7 +3,7 @@ whose modulation masks favour sharp neighbours."""
 import torch
 
 from mmagic.models.utils import flow_warp
-from .dcn import SecondOrderDCN, deform_conv_nchw
+from ...layers.dcn import SecondOrderDCN, deform_conv_nchw
 
 
 def forward_backward_consistency(flow_fw, flow_bw, alpha1=0.01, alpha2=0.5):

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vdeblur_mm.models.layers.sparse_transformer import (
+from vdeblur_mm.models.editors.bsstnet.bsstnet_sparse_transformer import (
     BlurAwareSparseTransformer,
     FusionFeedForward,
     SoftComp,

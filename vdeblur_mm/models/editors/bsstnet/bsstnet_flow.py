@@ -13,8 +13,8 @@ import torch
 from mmagic.registry import MODELS
 from torch import nn
 
+from ...layers.video import pad_to_multiple
 from .raft_convert import load_raft_state_dict
-from .video import pad_to_multiple
 
 
 class FrozenFlowEstimator(nn.Module):

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torchvision.ops import deform_conv2d
 
-from vdeblur_mm.models.layers.flow_completion import (
+from vdeblur_mm.models.editors.bsstnet.bsstnet_flow_refiner import (
     RecurrentFlowCompleteNet,
     SecondOrderDeformableAlignment,
 )

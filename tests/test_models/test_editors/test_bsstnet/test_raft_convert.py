@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.models.optical_flow import raft_large
 
-from vdeblur_mm.models.layers.raft_convert import (
+from vdeblur_mm.models.editors.bsstnet.raft_convert import (
     RAFT_OFFICIAL_PARAM_SHAPES,
     convert_raft_official_to_torchvision,
     convert_raft_torchvision_to_official,

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from vdeblur_mm.models.layers import DISFlowEstimator, RAFTFlowEstimator
+from vdeblur_mm.models.editors.bsstnet.bsstnet_flow import DISFlowEstimator, RAFTFlowEstimator
 
 
 def textured_pair(shift=3, h=64, w=80, seed=0):

@@ -38,7 +38,7 @@ import os.path as osp
 
 import torch
 
-from .state_dict import strip_prefix, unwrap_state_dict
+from ...layers.state_dict import strip_prefix, unwrap_state_dict
 
 
 def _build_tables():
