@@ -478,7 +478,7 @@ def test_input_validation():
     model = small_model()
     feats = torch.randn(1, 4, 4, 16, 16)
     blur = torch.rand(1, 4, 1, 16, 16)
-    with pytest.raises(ValueError, match=r'\(n, t, c, h, w\)'):
+    with pytest.raises(ValueError, match=r'\(n, t, 4, h, w\)'):
         model(feats[0], blur)
     with pytest.raises(ValueError, match='blur_map must have shape'):
         model(feats, blur[:, :3])
@@ -486,9 +486,9 @@ def test_input_validation():
         model(feats, torch.rand(1, 4, 2, 16, 16))
     with pytest.raises(ValueError, match='divisible by the soft-split stride'):
         model(torch.randn(1, 4, 4, 15, 16), torch.rand(1, 4, 1, 15, 16))
-    with pytest.raises(ValueError, match='channels'):
+    with pytest.raises(ValueError, match='size 4 in dim 2'):
         model(torch.randn(1, 4, 3, 16, 16), blur)
-    with pytest.raises(ValueError, match='at least one frame'):
+    with pytest.raises(ValueError, match='at least 1 frame'):
         model(torch.randn(1, 0, 4, 16, 16), torch.rand(1, 0, 1, 16, 16))
     with pytest.raises(ValueError, match='blur_map is required'):
         model(feats, None)

@@ -11,6 +11,8 @@ import cv2
 import numpy as np
 import torch
 
+from ...layers.checks import check_tensor
+
 
 def _length_sq(flow):
     """(..., 2, h, w) -> (..., 1, h, w) squared magnitude."""
@@ -29,8 +31,9 @@ def blur_map_from_flows(flows_forward, flows_backward, eps=0.0):
     Returns:
         Tensor: Blur maps (n, t, 1, h, w) in [0, 1], min-max normalised over each clip.
     """
-    if flows_forward.shape != flows_backward.shape or flows_forward.dim() != 5 \
-            or flows_forward.shape[2] != 2:
+    for name, flows in (('flows_forward', flows_forward), ('flows_backward', flows_backward)):
+        check_tensor(flows, name, 5, '(n, t-1, 2, h, w)', (None, None, 2, None, None))
+    if flows_forward.shape != flows_backward.shape:
         raise ValueError('expected forward and backward flows of the same shape (n, t-1, 2, h, w)'
                          f', got {tuple(flows_forward.shape)} and {tuple(flows_backward.shape)}')
     first = _length_sq(flows_backward[:, :1])  # frame 0: only its next neighbour

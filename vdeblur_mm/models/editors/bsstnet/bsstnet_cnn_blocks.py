@@ -14,6 +14,8 @@ import torch.utils.checkpoint as checkpoint
 from mmagic.models.archs import PixelShufflePack  # same keys (``upsample_conv``) as official
 from torch import nn
 
+from ...layers.checks import check_tensor, check_video
+
 __all__ = [
     'conv', 'LayerNorm2d', 'SimpleGate', 'SimpleGate2', 'CALayer', 'RepConv', 'RepConv2', 'CAB',
     'CAB1', 'CAB2', 'SkipUpSample', 'PixelShufflePack', 'temporal_channel_shift',
@@ -21,17 +23,6 @@ __all__ = [
     'get_window_size', 'compute_mask', 'get_relative_position_index', 'Mlp', 'WindowAttention',
     'STL', 'STG', 'RSTB', 'RSTBWithInputConv'
 ]
-
-
-def _check_rank(x, ndim, layout, name):
-    if x.dim() != ndim:
-        raise ValueError(f'{name} expects a {ndim}-D input {layout}, got shape {tuple(x.shape)}')
-
-
-def _check_channels(x, dim, channels, name):
-    if x.size(dim) != channels:
-        raise ValueError(f'{name} expects {channels} channels in dim {dim}, got shape '
-                         f'{tuple(x.shape)}')
 
 
 # --------------------------------------------------------------------------------------------
@@ -62,7 +53,7 @@ class LayerNorm2d(nn.Module):
 
     def forward(self, x):
         """(n, c, h, w) -> (n, c, h, w)."""
-        _check_rank(x, 4, '(n, c, h, w)', type(self).__name__)
+        check_tensor(x, type(self).__name__, 4, '(n, c, h, w)')
         mu = x.mean(1, keepdim=True)
         var = (x - mu).pow(2).mean(1, keepdim=True)
         y = (x - mu) / (var + self.eps).sqrt()
@@ -182,7 +173,7 @@ class CAB(nn.Module):
 
     def forward(self, x):
         """(t, c, h, w) -> (t, c, h, w); frames (or any batch) in the first dim."""
-        _check_rank(x, 4, '(t, c, h, w)', type(self).__name__)
+        check_tensor(x, type(self).__name__, 4, '(t, c, h, w)')
         return self.CA(self.body(x)) + x
 
 
@@ -224,7 +215,7 @@ class CAB1(nn.Module):
 
     def forward(self, x):
         """(t, c, h, w) -> (t, c, h, w)."""
-        _check_rank(x, 4, '(t, c, h, w)', type(self).__name__)
+        check_tensor(x, type(self).__name__, 4, '(t, c, h, w)')
         return x + self.body(self.norm(x)) * self.beta
 
 
@@ -260,8 +251,8 @@ class CAB2(nn.Module):
 
     def forward(self, x_input):
         """(t, c + a, h, w) -> (t, c, h, w)."""
-        _check_rank(x_input, 4, '(t, c + add_channel, h, w)', type(self).__name__)
-        _check_channels(x_input, 1, self.n_feat + self.add_channel, type(self).__name__)
+        check_tensor(x_input, type(self).__name__, 4, '(t, c + add_channel, h, w)',
+                     (None, self.n_feat + self.add_channel, None, None))
         shortcut, extra = x_input[:, :self.n_feat], x_input[:, self.n_feat:]
         res = self.body(self.norm(torch.cat((shortcut, self.conv1(extra)), dim=1)))
         return shortcut + res * self.beta
@@ -286,8 +277,8 @@ class SkipUpSample(nn.Module):
 
     def forward(self, x, y):
         """x: (t, in + s, h, w), y: (t, in, 2h, 2w) -> (t, in, 2h, 2w)."""
-        _check_rank(x, 4, '(t, c, h, w)', type(self).__name__)
-        _check_rank(y, 4, '(t, c, 2h, 2w)', type(self).__name__)
+        check_tensor(x, type(self).__name__, 4, '(t, c, h, w)')
+        check_tensor(y, type(self).__name__, 4, '(t, c, 2h, 2w)')
         return self.up(x) + y
 
 
@@ -308,7 +299,7 @@ def temporal_channel_shift(x, div=2, reverse=False):
     Returns:
         Tensor: (t, c, h, w).
     """
-    _check_rank(x, 4, '(t, c, h, w)', 'temporal_channel_shift')
+    check_tensor(x, 'temporal_channel_shift', 4, '(t, c, h, w)')
     t, c, h, w = x.shape
     shift = -(c // div) if reverse else c // div
     return torch.roll(x.reshape(1, t * c, h, w), shift, 1).reshape(t, c, h, w)
@@ -340,8 +331,7 @@ def spatial_shift(x, number, step=4):
     Returns:
         Tensor: (t, 8 * number, h, w).
     """
-    _check_rank(x, 4, '(t, c, h, w)', 'spatial_shift')
-    _check_channels(x, 1, 8 * number, 'spatial_shift')
+    check_tensor(x, 'spatial_shift', 4, '(t, c, h, w)', (None, 8 * number, None, None))
     h, w = x.shape[-2:]
     n2 = (number - 1) // 2
     n1 = number - 2 * n2
@@ -414,8 +404,7 @@ class EncoderShiftBlock(nn.Module):
             Tensor: (t, c, h, w).
         """
         del reverse
-        _check_rank(x, 4, '(t, c, h, w)', type(self).__name__)
-        _check_channels(x, 1, self.n_feat, type(self).__name__)
+        check_tensor(x, type(self).__name__, 4, '(t, c, h, w)', (None, self.n_feat, None, None))
         x = self.encoder_level1(self.channel_shift(x))
         x = self.encoder_level1_1(self.channel_shift(x, reverse=True))
         x = self.encoder_level1_2(self.channel_shift(x))
@@ -580,7 +569,7 @@ class WindowAttention(nn.Module):
         Returns:
             Tensor: (b * nW, N, C).
         """
-        _check_rank(x, 3, '(num_windows * b, N, C)', type(self).__name__)
+        check_tensor(x, type(self).__name__, 3, '(num_windows * b, N, C)')
         bn, n, c = x.shape
         qkv = self.qkv_self(x).reshape(bn, n, 3, self.num_heads, c // self.num_heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (b * nW, heads, N, hd)
@@ -680,7 +669,7 @@ class STL(nn.Module):
         Returns:
             Tensor: (b, d, h, w, C).
         """
-        _check_rank(x, 5, '(b, d, h, w, c)', type(self).__name__)
+        check_tensor(x, type(self).__name__, 5, '(b, d, h, w, c)')
         if self.use_checkpoint_attn and torch.is_grad_enabled():
             x = x + checkpoint.checkpoint(self.forward_part1, x, mask_matrix,
                                           use_reentrant=False)
@@ -735,7 +724,7 @@ class STG(nn.Module):
 
     def forward(self, x):
         """(b, C, d, h, w) -> (b, C, d, h, w)."""
-        _check_rank(x, 5, '(b, c, d, h, w)', type(self).__name__)
+        check_tensor(x, type(self).__name__, 5, '(b, c, d, h, w)')
         _, _, d, h, w = x.shape
         window_size, shift_size = get_window_size((d, h, w), self.window_size, self.shift_size)
         padded = [-(-s // ws) * ws for s, ws in zip((d, h, w), window_size)]
@@ -767,7 +756,7 @@ class RSTB(nn.Module):
 
     def forward(self, x):
         """(b, C, d, h, w) -> (b, C, d, h, w)."""
-        _check_rank(x, 5, '(b, c, d, h, w)', type(self).__name__)
+        check_tensor(x, type(self).__name__, 5, '(b, c, d, h, w)')
         return x + self.linear(self.residual_group(x).transpose(1, 4)).transpose(1, 4)
 
 
@@ -839,6 +828,5 @@ class RSTBWithInputConv(nn.Module):
         Returns:
             Tensor: (n, t, dim, h, w) (with stride 1).
         """
-        _check_rank(x, 5, '(n, t, c, h, w)', type(self).__name__)
-        _check_channels(x, 2, self.in_channels, type(self).__name__)
+        check_video(x, type(self).__name__, channels=self.in_channels)
         return self.main(x)

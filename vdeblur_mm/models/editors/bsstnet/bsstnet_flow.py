@@ -13,6 +13,7 @@ import torch
 from mmagic.registry import MODELS
 from torch import nn
 
+from ...layers.checks import check_tensor, check_video
 from ...layers.video import pad_to_multiple
 from .raft_convert import load_raft_state_dict
 
@@ -24,7 +25,9 @@ class FrozenFlowEstimator(nn.Module):
         return super().train(False)
 
     def _check(self, image1, image2):
-        if image1.shape != image2.shape or image1.dim() != 4 or image1.shape[1] != 3:
+        for name, image in (('image1', image1), ('image2', image2)):
+            check_tensor(image, name, 4, '(n, 3, h, w)', (None, 3, None, None))
+        if image1.shape != image2.shape:
             raise ValueError('flow estimators take two RGB batches of the same shape '
                              f'(n, 3, h, w), got {tuple(image1.shape)} and {tuple(image2.shape)}')
 
@@ -125,9 +128,7 @@ def neighbour_flows(estimator, lqs, input_scale=0.5, output_scale=0.5):
         tuple(Tensor, Tensor): ``flows_forward`` (entry i: frame i+1 → frame i) and
         ``flows_backward`` (entry i: frame i → frame i+1), each (n, t-1, 2, h', w').
     """
-    if lqs.dim() != 5 or lqs.size(1) < 2 or lqs.size(2) != 3:
-        raise ValueError('neighbour flows need a clip (n, t >= 2, 3, h, w), got '
-                         f'{tuple(lqs.shape)}')
+    check_video(lqs, 'lqs', channels=3, min_frames=2)
     n, t, c, h, w = lqs.shape
     prev = lqs[:, :-1].reshape(-1, c, h, w).float()
     nxt = lqs[:, 1:].reshape(-1, c, h, w).float()

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...layers.checks import check_tensor
 from ...layers.dcn import SecondOrderDCN, deform_conv_nchw
 from ...layers.state_dict import strip_prefix, unwrap_state_dict
 
@@ -164,11 +165,6 @@ class P3DBlock(nn.Module):
         return feats + out if self.use_residual else out
 
 
-def _check_5d(name, x, channels):
-    if x.dim() != 5 or x.shape[2] != channels:
-        raise ValueError(f'{name} must be (b, t, {channels}, h, w), got {tuple(x.shape)}')
-
-
 class RecurrentFlowCompleteNet(nn.Module):
     """BSSTNet's flow refiner (ProPainter's recurrent flow-completion net, 1 level, no edges).
 
@@ -247,8 +243,9 @@ class RecurrentFlowCompleteNet(nn.Module):
         Returns:
             Tensor: Refined flows (b, t, 2, h, w): ``flows`` plus the predicted residual.
         """
-        _check_5d('blur_motion_map', blur_motion_map, 1)
-        _check_5d('flows', flows, 2)
+        check_tensor(blur_motion_map, 'blur_motion_map', 5, '(b, t, 1, h, w)',
+                     (None, None, 1, None, None))
+        check_tensor(flows, 'flows', 5, '(b, t, 2, h, w)', (None, None, 2, None, None))
         if blur_motion_map.shape[:2] != flows.shape[:2] or \
                 blur_motion_map.shape[-2:] != flows.shape[-2:]:
             raise ValueError(f'blur map {tuple(blur_motion_map.shape)} and flows '
@@ -277,7 +274,8 @@ class RecurrentFlowCompleteNet(nn.Module):
         Returns:
             tuple[Tensor]: Refined ``(flows_forward, flows_backward)``, each (b, t-1, 2, h, w).
         """
-        _check_5d('blur_motion_map', blur_motion_map, 1)
+        check_tensor(blur_motion_map, 'blur_motion_map', 5, '(b, t, 1, h, w)',
+                     (None, None, 1, None, None))
         if len(flows) != 2:
             raise ValueError(f'flows must be [flows_forward, flows_backward], got {len(flows)} '
                              'tensors')
@@ -286,7 +284,7 @@ class RecurrentFlowCompleteNet(nn.Module):
             raise ValueError(f'at least 2 frames are needed, got blur map {(b, t, 1, h, w)}')
         flows_forward, flows_backward = flows
         for name, f in (('flows_forward', flows_forward), ('flows_backward', flows_backward)):
-            _check_5d(name, f, 2)
+            check_tensor(f, name, 5, '(b, t-1, 2, h, w)', (None, None, 2, None, None))
             if f.shape[1] != t - 1:
                 raise ValueError(f'{name} must hold t-1 = {t - 1} flows for a blur map of {t} '
                                  f'frames, got {f.shape[1]}')

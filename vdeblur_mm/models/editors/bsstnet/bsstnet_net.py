@@ -6,6 +6,7 @@ from mmagic.registry import MODELS
 from mmengine.model import BaseModule
 from torch import nn
 
+from ...layers.checks import check_video
 from .bsstnet_blur_map import blur_map_from_flows
 from .bsstnet_cnn_blocks import (
     CAB,
@@ -134,12 +135,9 @@ class BSSTNet(BaseModule):
 
     # ------------------------------------------------------------------ checks
     def check_inputs(self, lqs, flows_forward, flows_backward):
-        if lqs.dim() != 5 or lqs.size(2) != 3:
-            raise ValueError(f'BSSTNet expects a clip (n, t, 3, h, w), got {tuple(lqs.shape)}')
+        # at least 2 frames: the blur maps come from flows between neighbours
+        check_video(lqs, 'lqs', channels=3, min_frames=2)
         n, t, _, h, w = lqs.shape
-        if t < 2:
-            raise ValueError(f'BSSTNet needs at least 2 frames (blur maps come from flows '
-                             f'between neighbours), got {t}')
         if h % 8 or w % 8:
             raise ValueError(f'BSSTNet needs frame sizes divisible by 8, got {h}x{w}; pad the '
                              'frames (the test and inference paths do this)')

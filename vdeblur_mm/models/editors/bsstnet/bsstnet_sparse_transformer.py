@@ -30,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...layers.checks import check_tensor, check_video
+
 __all__ = [
     'SoftSplit', 'SoftComp', 'FusionFeedForward', 'SparseWindowAttention',
     'TemporalSparseTransformer', 'TemporalSparseTransformerBlock', 'window_blur_scores',
@@ -394,11 +396,8 @@ class SparseWindowAttention(nn.Module):
         Returns:
             Tensor: (b, t, h, w, c).
         """
-        if x.dim() != 5:
-            raise ValueError(f'x must be (b, t, h, w, c), got shape {tuple(x.shape)}')
+        check_tensor(x, 'x', 5, '(b, t, h, w, c)', (None, None, None, None, self.dim))
         b, t, h, w, c = x.shape
-        if c != self.dim:
-            raise ValueError(f'x has {c} channels, expected {self.dim}')
         group_size = max(1, t // 4) if group_size is None else int(group_size)
         if group_size < 1:
             raise ValueError(f'group_size must be >= 1, got {group_size}')
@@ -594,8 +593,7 @@ def window_blur_scores(blur_map, token_kernel=5, token_stride=2, token_padding=2
     Returns:
         Tensor: (n, t, nwh, nww), nwh = ceil(fh / wh) for a token grid (fh, fw).
     """
-    if blur_map.dim() != 5 or blur_map.size(2) != 1:
-        raise ValueError(f'blur_map must be (n, t, 1, h, w), got shape {tuple(blur_map.shape)}')
+    check_tensor(blur_map, 'blur_map', 5, '(n, t, 1, h, w)', (None, None, 1, None, None))
     n, t, _, h, w = blur_map.shape
     wh, ww = _pair(window_size)
     tok = F.avg_pool2d(blur_map.reshape(n * t, 1, h, w), _pair(token_kernel),
@@ -658,8 +656,7 @@ def select_sparse_tokens(scores, depth, threshold=0.3, num_selected='half', alte
         tuple[list[Tensor]]: ``qmasks`` and ``kvmasks``, ``depth`` bool tensors each,
         (n, t, nwh, nww).
     """
-    if scores.dim() != 4:
-        raise ValueError(f'scores must be (n, t, nwh, nww), got shape {tuple(scores.shape)}')
+    check_tensor(scores, 'scores', 4, '(n, t, nwh, nww)')
     n, t, nwh, nww = scores.shape
     scores = scores.detach()
     frames = torch.arange(t, device=scores.device)
@@ -771,13 +768,8 @@ class BlurAwareSparseTransformer(nn.Module):
         normal_init_(self, gain)
 
     def _check_inputs(self, feats, blur_map):
-        if feats.dim() != 5:
-            raise ValueError(f'feats must be (n, t, c, h, w), got shape {tuple(feats.shape)}')
+        check_video(feats, 'feats', channels=self.in_channels, min_frames=1)
         n, t, c, h, w = feats.shape
-        if t < 1:
-            raise ValueError(f'feats needs at least one frame, got t={t}')
-        if c != self.in_channels:
-            raise ValueError(f'feats has {c} channels, expected in_channels={self.in_channels}')
         if h % self.stride[0] or w % self.stride[1]:
             raise ValueError(f'feature size {h}x{w} must be divisible by the soft-split stride '
                              f'{self.stride}')
