@@ -1,6 +1,7 @@
 """BSSTNet: blur maps from optical flow, blur-aware bidirectional feature propagation (BBFP) and
 the blur-aware spatio-temporal sparse transformer (BSST)."""
 import torch
+from mmagic.models.archs import PixelShufflePack  # same keys (``upsample_conv``) as official
 from mmagic.models.utils import flow_warp
 from mmagic.registry import MODELS
 from mmengine.model import BaseModule
@@ -8,19 +9,12 @@ from torch import nn
 
 from ...layers.checks import check_video
 from .bsstnet_blur_map import blur_map_from_flows
-from .bsstnet_cnn_blocks import (
-    CAB,
-    CAB1,
-    CAB2,
-    EncoderShiftBlock,
-    PixelShufflePack,
-    RSTBWithInputConv,
-    SkipUpSample,
-    conv,
-)
+from .bsstnet_cnn_blocks import CAB, CAB1, CAB2, SkipUpSample, conv
 from .bsstnet_flow_refiner import RecurrentFlowCompleteNet
 from .bsstnet_propagation import BlurAwareDeformableAlignment, forward_backward_consistency
+from .bsstnet_shift_blocks import EncoderShiftBlock
 from .bsstnet_sparse_transformer import BlurAwareSparseTransformer
+from .bsstnet_swin3d import RSTBWithInputConv
 
 PROPAGATION_BRANCHES = ('backward_1', 'forward_1', 'backward_2', 'forward_2')
 

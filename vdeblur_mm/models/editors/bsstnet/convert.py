@@ -42,7 +42,8 @@ def convert_bsstnet_official_to_ours(state_dict):
 
 def _unused_official_modules(mid_channels=192, enc_channels=64):
     """The modules the official network builds but never runs, with its names."""
-    from .bsstnet_cnn_blocks import CAB, EncoderShiftBlock
+    from .bsstnet_cnn_blocks import CAB
+    from .bsstnet_shift_blocks import EncoderShiftBlock
     c, e = mid_channels, enc_channels
     act = nn.LeakyReLU(0.1)
     return nn.ModuleDict({
