@@ -31,8 +31,10 @@ def main(argv=None):
 
     from vdeblur_mm.inference import VideoReadError, init_model
     from vdeblur_mm.inference.video_io import FrameReader
-    from vdeblur_mm.models.editors.bsstnet.bsstnet_blur_map import blur_map_from_flows, save_blur_maps
-    from vdeblur_mm.models.editors.bsstnet.bsstnet_flow import DISFlowEstimator, RAFTFlowEstimator, neighbour_flows
+    from vdeblur_mm.models.editors.bsstnet.bsstnet_blur_map import (blur_map_from_flows,
+                                                                  save_blur_maps)
+    from vdeblur_mm.models.editors.bsstnet.bsstnet_flow import (DISFlowEstimator, RAFTFlowEstimator,
+                                                              neighbour_flows)
     if args.frames < 2:
         raise SystemExit('error: --frames must be at least 2')
     estimator = (RAFTFlowEstimator(args.raft) if args.raft else DISFlowEstimator()).to(

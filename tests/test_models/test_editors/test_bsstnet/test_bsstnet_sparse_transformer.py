@@ -4,16 +4,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from vdeblur_mm.models.editors.bsstnet.bsstnet_sparse_attention import SparseWindowAttention
 from vdeblur_mm.models.editors.bsstnet.bsstnet_sparse_transformer import (
     BlurAwareSparseTransformer,
     FusionFeedForward,
     SoftComp,
     SoftSplit,
-    SparseWindowAttention,
     TemporalSparseTransformerBlock,
-    select_sparse_tokens,
-    window_blur_scores,
 )
+from vdeblur_mm.models.editors.bsstnet.bsstnet_token_selection import (select_sparse_tokens,
+                                                                  window_blur_scores)
 
 # ---------------------------------------------------------------------------------------------
 # references written out with explicit loops (official semantics)

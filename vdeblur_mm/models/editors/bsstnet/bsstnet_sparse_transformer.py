@@ -1,5 +1,7 @@
 """BSSTNet's blur-aware spatio-temporal sparse transformer (BSST): soft split / soft composition,
-sparse window attention with rolled and pooled keys, blur-driven token selection.
+the transformer layers and their fusion feed-forward; the sparse window attention with rolled and
+pooled keys is in ``bsstnet_sparse_attention``, the blur-driven token selection in
+``bsstnet_token_selection``.
 
 Paper: Blur-aware Spatio-temporal Sparse Transformer for Video Deblurring (CVPR 2024).
 
@@ -29,25 +31,18 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.modules.utils import _pair
 
-from ...layers.checks import check_tensor, check_video
+from ...layers.checks import check_video
+from .bsstnet_sparse_attention import SparseWindowAttention
+from .bsstnet_token_selection import num_selected_frames, select_sparse_tokens, window_blur_scores
 
 __all__ = [
-    'SoftSplit', 'SoftComp', 'FusionFeedForward', 'SparseWindowAttention',
-    'TemporalSparseTransformer', 'TemporalSparseTransformerBlock', 'window_blur_scores',
-    'select_sparse_tokens', 'BlurAwareSparseTransformer'
+    'SoftSplit', 'SoftComp', 'FusionFeedForward', 'TemporalSparseTransformer',
+    'TemporalSparseTransformerBlock', 'BlurAwareSparseTransformer'
 ]
 
 _DEFAULT_T2T = dict(kernel_size=(5, 5), stride=(2, 2), padding=(2, 2))
-
-
-def _pair(x):
-    if isinstance(x, int):
-        return (x, x)
-    x = tuple(int(i) for i in x)
-    if len(x) != 2:
-        raise ValueError(f'expected an int or a pair, got {x}')
-    return x
 
 
 def _grid_size(size, kernel_size, stride, padding):
@@ -200,285 +195,6 @@ class FusionFeedForward(nn.Module):
         return self.fc2(x.transpose(1, 2).reshape(b, n, c))
 
 
-class _Layout:
-    """Size-dependent index tables of SparseWindowAttention for one token grid."""
-
-    def __init__(self, **kwargs):
-        self.__dict__.update(kwargs)
-
-
-class SparseWindowAttention(nn.Module):
-    """BSST's sparse window attention.
-
-    Paper: Blur-aware Spatio-temporal Sparse Transformer for Video Deblurring (CVPR 2024).
-
-    Tokens are split into ``window_size`` windows. Every (frame, window) slot is either selected
-    (``qmask``) or not:
-
-    - in every window, the selected query frames attend jointly to the keys/values of that
-      window's selected KV frames (``kvmask``); each KV frame contributes its own window tokens,
-      the "rolled" neighbour tokens (ProPainter: the window's tokens shifted by
-      ``expand = (w + 1) // 2`` towards the four diagonals, zero-padded at the grid border,
-      keeping only positions that fall outside the window: 4 x (64 - 16) = 192 for 8 x 8
-      windows) and the frame's pooled global tokens (``pool_layer`` on the input, then ``key`` /
-      ``value``);
-    - all unselected slots do plain window self-attention over own-window tokens only, jointly
-      within groups of ``group_size`` consecutive unselected frames of the same window.
-
-    Vectorised: active windows (with any selected frame) are gathered with index ops and all
-    attentions run through ``F.scaled_dot_product_attention``; windows with no selected frame
-    cost nothing in the sparse branch. Each active window must have the same number of selected
-    query frames, and the same number of selected KV frames (``select_sparse_tokens``
-    guarantees it; a ValueError is raised otherwise). KV selections in windows without selected
-    queries are ignored.
-
-    Differences from the official code: the border zero padding of the rolled keys is computed
-    for the actual token grid (official: a hard-coded 32 x 32 grid, stored as the buffers
-    ``mask_padding`` / ``valid_ind_rolled``, which are dropped on conversion; here they are
-    cached per size outside the state dict). Grids that are not window multiples are zero-padded
-    as official, but keys whose source token is padding (own, rolled, or a pooled token whose
-    cell is all padding) are masked out; the official attends to their bias-only keys. Ragged
-    unselected groups stay within their window (the official would mix windows). Dropout (0 in
-    the official code) is omitted.
-
-    Args:
-        dim (int): Token dimension.
-        num_heads (int): Attention heads.
-        window_size (int | tuple[int]): Window size (wh, ww). Default: (8, 8).
-        pool_size (int | tuple[int]): Kernel and stride of the depthwise pooling conv, at most
-            the window size. Default: (4, 4).
-        qkv_bias (bool): Bias of the query/key/value projections. Default: True.
-    """
-
-    def __init__(self, dim, num_heads, window_size=(8, 8), pool_size=(4, 4), qkv_bias=True):
-        super().__init__()
-        if dim % num_heads:
-            raise ValueError(f'dim={dim} must be divisible by num_heads={num_heads}')
-        self.dim = dim
-        self.num_heads = num_heads
-        self.window_size = _pair(window_size)
-        self.pool_size = _pair(pool_size)
-        if any(p > w for p, w in zip(self.pool_size, self.window_size)):
-            raise ValueError(f'pool_size {self.pool_size} must not exceed window_size '
-                             f'{self.window_size}')
-        self.expand_size = tuple((w + 1) // 2 for w in self.window_size)
-        self.key = nn.Linear(dim, dim, qkv_bias)
-        self.query = nn.Linear(dim, dim, qkv_bias)
-        self.value = nn.Linear(dim, dim, qkv_bias)
-        self.proj = nn.Linear(dim, dim)
-        ph, pw = self.pool_size
-        self.pool_layer = nn.Conv2d(dim, dim, kernel_size=self.pool_size, stride=self.pool_size,
-                                    padding=(0, 0), groups=dim)
-        with torch.no_grad():
-            self.pool_layer.weight.fill_(1. / (ph * pw))
-            self.pool_layer.bias.zero_()
-        self._layouts = {}
-
-    # ----------------------------------------------------------------------------------------
-    # size-dependent index tables
-    def _rolled_offsets(self):
-        """Per direction (official order tl, tr, bl, br): roll shift (dy, dx) and the kept
-        window-local positions (official ``valid_ind_rolled``), row-major."""
-        wh, ww = self.window_size
-        e0, e1 = self.expand_size
-        ly = torch.arange(wh).repeat_interleave(ww)
-        lx = torch.arange(ww).repeat(wh)
-        keeps = [
-            ((-e0, -e1), (ly >= wh - e0) | (lx >= ww - e1)),
-            ((-e0, e1), (ly >= wh - e0) | (lx < e1)),
-            ((e0, -e1), (ly < e0) | (lx >= ww - e1)),
-            ((e0, e1), (ly < e0) | (lx < e1)),
-        ]
-        return [(dy, dx, ly[keep], lx[keep]) for (dy, dx), keep in keeps]
-
-    def _layout(self, h, w, device):
-        key = (h, w, str(device))
-        layout = self._layouts.get(key)
-        if layout is None:
-            if len(self._layouts) >= 32:
-                self._layouts.clear()
-            layout = self._build_layout(h, w, device)
-            self._layouts[key] = layout
-        return layout
-
-    def _build_layout(self, h, w, device):
-        wh, ww = self.window_size
-        ph, pw = self.pool_size
-        nwh, nww = math.ceil(h / wh), math.ceil(w / ww)
-        H, W = nwh * wh, nww * ww
-        oy = (torch.arange(nwh) * wh).repeat_interleave(nww)[:, None]  # (nW, 1)
-        ox = (torch.arange(nww) * ww).repeat(nwh)[:, None]
-        ly = torch.arange(wh).repeat_interleave(ww)
-        lx = torch.arange(ww).repeat(wh)
-        own_valid = ((oy + ly) < h) & ((ox + lx) < w)  # (nW, N)
-        # torch.roll semantics: rolled[Y, X] = k[Y - dy, X - dx]; official zero-fills the
-        # wrapped part, i.e. sources outside the (padded) grid read zeros.
-        sy = torch.cat([oy + ry - dy for dy, _, ry, _ in self._rolled_offsets()], 1)
-        sx = torch.cat([ox + rx - dx for _, dx, _, rx in self._rolled_offsets()], 1)
-        inside = (sy >= 0) & (sy < H) & (sx >= 0) & (sx < W)
-        roll_index = torch.where(inside, sy * W + sx, torch.full_like(sy, H * W))
-        roll_valid = ~inside | ((sy < h) & (sx < w))  # zero keys count, padding does not
-        pool_valid = (((torch.arange(H // ph) * ph) < h)[:, None]
-                      & ((torch.arange(W // pw) * pw) < w)[None]).flatten()
-        key_valid = torch.cat(
-            [own_valid, roll_valid, pool_valid[None].expand(own_valid.size(0), -1)], 1)
-        return _Layout(
-            H=H, W=W, nwh=nwh, nww=nww, padded=(H != h or W != w),
-            roll_index=roll_index.to(device), own_valid=own_valid.to(device),
-            key_valid=key_valid.to(device), all_valid=bool(key_valid.all()))
-
-    # ----------------------------------------------------------------------------------------
-    def _partition(self, x, layout):
-        """(b, t, H, W, c) -> (b, nW, t, wh * ww, c)."""
-        b, t, _, _, c = x.shape
-        wh, ww = self.window_size
-        x = x.reshape(b, t, layout.nwh, wh, layout.nww, ww, c).permute(0, 2, 4, 1, 3, 5, 6)
-        return x.reshape(b, layout.nwh * layout.nww, t, wh * ww, c)
-
-    def _unpartition(self, x, layout):
-        """(b, nW, t, wh * ww, c) -> (b, t, H, W, c)."""
-        b, _, t, _, c = x.shape
-        wh, ww = self.window_size
-        x = x.reshape(b, layout.nwh, layout.nww, t, wh, ww, c).permute(0, 3, 1, 4, 2, 5, 6)
-        return x.reshape(b, t, layout.H, layout.W, c)
-
-    def _heads(self, x):
-        """(m, k, l, c) -> (m, heads, k * l, c // heads)."""
-        m, k, n_tok, c = x.shape
-        x = x.reshape(m, k, n_tok, self.num_heads, c // self.num_heads).permute(0, 3, 1, 2, 4)
-        return x.reshape(m, self.num_heads, k * n_tok, c // self.num_heads)
-
-    def _unheads(self, y, k):
-        """(m, heads, k * l, c // heads) -> (m, k, l, c)."""
-        m, nh, kl, ch = y.shape
-        return y.reshape(m, nh, k, kl // k, ch).permute(0, 2, 3, 1, 4).reshape(
-            m, k, kl // k, nh * ch)
-
-    def rolled_tokens(self, x):
-        """The rolled neighbour tokens of every window, official order and border zero padding.
-
-        Args:
-            x (Tensor): Tokens on a grid that is a window multiple, (b, t, H, W, c).
-
-        Returns:
-            Tensor: (b, t, nW, R, c), windows in row-major order, R = 4 * (wh * ww -
-            (wh - eh) * (ww - ew)) with (eh, ew) = expand_size (192 for 8 x 8 windows).
-        """
-        b, t, H, W, c = x.shape
-        layout = self._layout(H, W, x.device)
-        if layout.padded:
-            raise ValueError(f'rolled_tokens: grid {H}x{W} is not a multiple of the window '
-                             f'{self.window_size}')
-        flat = torch.cat([x.reshape(b, t, H * W, c), x.new_zeros(b, t, 1, c)], 2)
-        return flat[:, :, layout.roll_index]
-
-    def _check_masks(self, qmask, kvmask, b, t, layout):
-        shape = (b, t, layout.nwh, layout.nww)
-        masks = []
-        for name, m in (('qmask', qmask), ('kvmask', kvmask)):
-            if tuple(m.shape) != shape:
-                raise ValueError(f'{name} must have shape (b, t, nwh, nww) = {shape}, got '
-                                 f'{tuple(m.shape)}')
-            m = m if m.dtype == torch.bool else m != 0
-            masks.append(m.reshape(b, t, -1).transpose(1, 2))  # (b, nW, t)
-        return masks
-
-    def forward(self, x, qmask, kvmask, group_size=None):
-        """Forward.
-
-        Args:
-            x (Tensor): (Normalised) tokens, (b, t, h, w, c).
-            qmask (Tensor): Bool, (b, t, nwh, nww), nwh = ceil(h / wh): selected query slots.
-            kvmask (Tensor): Bool, (b, t, nwh, nww): selected key/value slots.
-            group_size (int, optional): Unselected frames attended jointly. None means
-                max(1, t // 4) (official). Default: None.
-
-        Returns:
-            Tensor: (b, t, h, w, c).
-        """
-        check_tensor(x, 'x', 5, '(b, t, h, w, c)', (None, None, None, None, self.dim))
-        b, t, h, w, c = x.shape
-        group_size = max(1, t // 4) if group_size is None else int(group_size)
-        if group_size < 1:
-            raise ValueError(f'group_size must be >= 1, got {group_size}')
-        layout = self._layout(h, w, x.device)
-        qm, kvm = self._check_masks(qmask, kvmask, b, t, layout)
-        H, W = layout.H, layout.W
-        if layout.padded:
-            x = F.pad(x, (0, 0, 0, W - w, 0, H - h))
-        q, k, v = self.query(x), self.key(x), self.value(x)
-        qw, kw, vw = (self._partition(a, layout) for a in (q, k, v))  # (b, nW, t, N, c)
-        out = torch.zeros_like(qw)
-
-        # selected slots: joint spatio-temporal attention per active window
-        q_count = qm.sum(-1)  # (b, nW)
-        bi, wi = (q_count > 0).nonzero(as_tuple=True)
-        if bi.numel():
-            n_act = bi.numel()
-            kq = q_count[bi, wi]
-            kkv = kvm.sum(-1)[bi, wi]
-            n_q, n_kv = int(kq[0]), int(kkv[0])
-            if bool((kq != n_q).any()) or n_kv == 0 or bool((kkv != n_kv).any()):
-                raise ValueError(
-                    'every window with selected query frames must have the same number of '
-                    'selected query frames and the same (non-zero) number of selected KV '
-                    f'frames; got query counts {sorted(set(kq.tolist()))} and KV counts '
-                    f'{sorted(set(kkv.tolist()))}')
-            qf = qm[bi, wi].nonzero()[:, 1].reshape(n_act, n_q)  # frame indices
-            kf = kvm[bi, wi].nonzero()[:, 1].reshape(n_act, n_kv)
-            b1, w1 = bi[:, None], wi[:, None]
-            pool = self.pool_layer(x.permute(0, 1, 4, 2, 3).reshape(b * t, c, H, W))
-            pool = pool.reshape(b, t, c, -1).transpose(2, 3)  # (b, t, P, c)
-            ridx = layout.roll_index[wi][:, None, :]  # (A, 1, R)
-            keys, vals = [], []
-            for full, win, proj in ((k, kw, self.key), (v, vw, self.value)):
-                flat = torch.cat([full.reshape(b, t, H * W, c), full.new_zeros(b, t, 1, c)], 2)
-                parts = (win[b1, w1, kf], flat[bi[:, None, None], kf[:, :, None], ridx],
-                         proj(pool)[b1, kf])
-                (keys if proj is self.key else vals).append(torch.cat(parts, 2))
-            mask = None
-            if not layout.all_valid:
-                kv_len = keys[0].size(2)
-                mask = layout.key_valid[wi][:, None, :].expand(n_act, n_kv, kv_len)
-                mask = mask.reshape(n_act, 1, 1, n_kv * kv_len)
-            y = F.scaled_dot_product_attention(
-                self._heads(qw[b1, w1, qf]), self._heads(keys[0]), self._heads(vals[0]),
-                attn_mask=mask)
-            out = out.index_put((b1.expand_as(qf), w1.expand_as(qf), qf), self._unheads(y, n_q))
-
-        # unselected slots: own-window attention in groups of consecutive unselected frames
-        unsel = ~qm
-        ub, uw, ut = unsel.nonzero(as_tuple=True)  # ordered by batch, window, frame
-        if ub.numel():
-            rank = unsel.long().cumsum(-1)[ub, uw, ut] - 1
-            pos = rank % group_size
-            n_groups = -(-t // group_size)
-            lin = (ub * layout.nwh * layout.nww + uw) * n_groups + rank // group_size
-            uniq, gid = torch.unique_consecutive(lin, return_inverse=True)
-            m = uniq.numel()
-            gb = uniq // (layout.nwh * layout.nww * n_groups)
-            gw = (uniq // n_groups) % (layout.nwh * layout.nww)
-            frames = torch.zeros(m, group_size, dtype=torch.long, device=x.device)
-            frames[gid, pos] = ut
-            filled = torch.zeros(m, group_size, dtype=torch.bool, device=x.device)
-            filled[gid, pos] = True
-            g1, gw1 = gb[:, None], gw[:, None]
-            mask = None
-            ragged = not bool(filled.all())
-            if ragged or layout.padded:
-                mask = filled[:, :, None] & layout.own_valid[gw][:, None, :]
-                mask = mask.reshape(m, 1, 1, -1)
-            y = F.scaled_dot_product_attention(
-                self._heads(qw[g1, gw1, frames]), self._heads(kw[g1, gw1, frames]),
-                self._heads(vw[g1, gw1, frames]), attn_mask=mask)
-            out = out.index_put((ub, uw, ut), self._unheads(y, group_size)[gid, pos])
-
-        out = self._unpartition(out, layout)
-        if layout.padded:
-            out = out[:, :, :h, :w]
-        return self.proj(out)
-
-
 class TemporalSparseTransformer(nn.Module):
     """One BSST layer: pre-norm sparse window attention and fusion feed-forward, both residual.
 
@@ -575,126 +291,6 @@ class TemporalSparseTransformerBlock(nn.Module):
         return x
 
 
-def window_blur_scores(blur_map, token_kernel=5, token_stride=2, token_padding=2,
-                       window_size=(8, 8)):
-    """Blur score of every (frame, attention window).
-
-    Official: ``AvgPool2d(5, 2, 2)`` (to the token grid, zero padding counted) then
-    ``AvgPool2d(8, 8)``. Partial windows at the bottom/right of grids that are not window
-    multiples get the average of their valid tokens (the official pooling drops them).
-
-    Args:
-        blur_map (Tensor): Blur map at feature resolution, (n, t, 1, h, w).
-        token_kernel (int | tuple[int]): Soft-split kernel. Default: 5.
-        token_stride (int | tuple[int]): Soft-split stride. Default: 2.
-        token_padding (int | tuple[int]): Soft-split padding. Default: 2.
-        window_size (int | tuple[int]): Attention window. Default: (8, 8).
-
-    Returns:
-        Tensor: (n, t, nwh, nww), nwh = ceil(fh / wh) for a token grid (fh, fw).
-    """
-    check_tensor(blur_map, 'blur_map', 5, '(n, t, 1, h, w)', (None, None, 1, None, None))
-    n, t, _, h, w = blur_map.shape
-    wh, ww = _pair(window_size)
-    tok = F.avg_pool2d(blur_map.reshape(n * t, 1, h, w), _pair(token_kernel),
-                       _pair(token_stride), _pair(token_padding))
-    gh, gw = tok.shape[-2:]
-    nwh, nww = math.ceil(gh / wh), math.ceil(gw / ww)
-    pad = (0, nww * ww - gw, 0, nwh * wh - gh)
-    sums = F.avg_pool2d(F.pad(tok, pad), (wh, ww), divisor_override=1)
-    counts = F.avg_pool2d(F.pad(torch.ones_like(tok[:1]), pad), (wh, ww), divisor_override=1)
-    return (sums / counts).reshape(n, t, nwh, nww)
-
-
-def _num_selected(num_selected, size):
-    if num_selected == 'half':
-        return size // 2
-    if num_selected == 'all':
-        return size
-    if isinstance(num_selected, bool) or not isinstance(num_selected, int) or num_selected < 0:
-        raise ValueError(f"num_selected must be 'half', 'all' or an int >= 0, got "
-                         f'{num_selected!r}')
-    return min(num_selected, size)
-
-
-def _mark(mask, index):
-    """``mask`` with True at ``index`` along dim 1 (a tensor source, not a bool scalar, so
-    that the JIT tracer used by the FLOP counter can record it)."""
-    return mask.scatter(1, index, torch.ones_like(index, dtype=torch.bool))
-
-
-def select_sparse_tokens(scores, depth, threshold=0.3, num_selected='half', alternate=True,
-                         official_aliasing=False):
-    """BSST's blur-aware token selection: query and key/value (frame, window) slots per layer.
-
-    Paper: Blur-aware Spatio-temporal Sparse Transformer for Video Deblurring (CVPR 2024).
-
-    Layer ``l`` uses a temporal subset of frames: even frames for l = 0, 2, ..., odd frames for
-    l = 1, 3, ... (``alternate``, official ``T_ind``), otherwise all frames. A window is active
-    if any frame of the subset has a score above ``threshold`` (spatial sparsity). In each
-    active window the K blurriest frames of the subset (highest score) are the queries and the K
-    sharpest (highest 1 - score) the keys/values (temporal sparsity).
-
-    ``official_aliasing=True`` reproduces the official code exactly: its score tensor is aliased
-    (``blur_map_st_win_q_soft = blur_map_st_win``) and zeroed in place for the other subset every
-    layer, cumulatively, so from the second layer on all scores are 0 and queries / KV frames
-    come from ``argsort(descending=True)`` over ties (query frames may even lie outside the
-    subset); the spatial masks are unaffected. Needed to reproduce published numbers with the
-    official weights; the default selects correctly in every layer.
-
-    Args:
-        scores (Tensor): Window blur scores, (n, t, nwh, nww) (see ``window_blur_scores``).
-        depth (int): Number of layers.
-        threshold (float, optional): Spatial threshold θ; None makes every window active.
-            Default: 0.3.
-        num_selected (str | int): K: 'half' (len(subset) // 2, official, = t / 4), 'all'
-            (len(subset)) or an int (clipped to the subset size). Default: 'half'.
-        alternate (bool): Alternate even/odd frame subsets over the layers. Default: True.
-        official_aliasing (bool): Reproduce the official in-place zeroing. Default: False.
-
-    Returns:
-        tuple[list[Tensor]]: ``qmasks`` and ``kvmasks``, ``depth`` bool tensors each,
-        (n, t, nwh, nww).
-    """
-    check_tensor(scores, 'scores', 4, '(n, t, nwh, nww)')
-    n, t, nwh, nww = scores.shape
-    scores = scores.detach()
-    frames = torch.arange(t, device=scores.device)
-    subsets = [frames[i % 2::2] if alternate else frames for i in range(depth)]
-    hard = (torch.ones_like(scores, dtype=torch.bool) if threshold is None else
-            scores > threshold)
-    qmasks, kvmasks = [], []
-    if official_aliasing:
-        shared = scores.clone().unsqueeze(2)  # (n, t, 1, nwh, nww) as the official tensor
-        for layer, subset in enumerate(subsets):
-            zero = frames[(layer + 1) % 2::2] if alternate else frames[:0]
-            k = _num_selected(num_selected, len(subset))
-            active = hard[:, subset].any(1, keepdim=True)
-            shared[:, zero] = shared[:, zero] * 0.
-            q_idx = torch.argsort(shared, 1, True)
-            kv_soft = 1 - shared
-            kv_soft[:, zero] = kv_soft[:, zero] * 0.
-            kv_idx = torch.argsort(kv_soft, 1, True)
-            empty = torch.zeros_like(shared, dtype=torch.bool)
-            qmasks.append(_mark(empty, q_idx[:, :k]).squeeze(2) & active)
-            kvmasks.append(_mark(empty, kv_idx[:, :k]).squeeze(2) & active)
-        return qmasks, kvmasks
-    for subset in subsets:
-        k = _num_selected(num_selected, len(subset))
-        qmask = torch.zeros_like(scores, dtype=torch.bool)
-        kvmask = torch.zeros_like(scores, dtype=torch.bool)
-        if k > 0:
-            active = hard[:, subset].any(1, keepdim=True)
-            sub = scores[:, subset]
-            q_idx = subset[sub.topk(k, dim=1).indices]
-            kv_idx = subset[(1 - sub).topk(k, dim=1).indices]
-            qmask = _mark(qmask, q_idx) & active
-            kvmask = _mark(kvmask, kv_idx) & active
-        qmasks.append(qmask)
-        kvmasks.append(kvmask)
-    return qmasks, kvmasks
-
-
 class BlurAwareSparseTransformer(nn.Module):
     """BSST: blur-aware spatio-temporal sparse transformer over propagated features.
 
@@ -746,7 +342,7 @@ class BlurAwareSparseTransformer(nn.Module):
                                                        _pair(padding))
         self.threshold = threshold
         self.num_selected = num_selected
-        _num_selected(num_selected, 1)  # validate early
+        num_selected_frames(num_selected, 1)  # validate early
         self.alternate = alternate
         self.group_size = group_size
         self.official_aliasing = official_aliasing
