@@ -30,8 +30,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...layers.checks import check_tensor
-from ...layers.dcn import SecondOrderDCN, deform_conv_nchw
+from ...layers.dcn import deform_conv_nchw
 from ...layers.state_dict import strip_prefix, unwrap_state_dict
+from .bsstnet_dcn import SecondOrderDCN
 
 
 class SecondOrderDeformableAlignment(SecondOrderDCN):
@@ -54,9 +55,9 @@ class SecondOrderDeformableAlignment(SecondOrderDCN):
 
     def __init__(self, in_channels, out_channels, kernel_size=3, padding=1, deform_groups=16,
                  max_residue_magnitude=5.0, extra_channels=None):
-        super().__init__(in_channels, out_channels, kernel_size, padding, deform_groups,
-                         max_residue_magnitude,
-                         3 * out_channels if extra_channels is None else extra_channels)
+        super().__init__(
+            in_channels, out_channels, kernel_size, padding, deform_groups, max_residue_magnitude,
+            offset_in_channels=3 * out_channels if extra_channels is None else extra_channels)
 
     def offsets_and_masks(self, extra_feat):
         """Offsets (n, 2*dg*k, h, w) and masks (n, dg*k, h, w) in [0, 1]."""

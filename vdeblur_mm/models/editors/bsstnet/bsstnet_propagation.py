@@ -3,7 +3,8 @@ whose modulation masks favour sharp neighbours."""
 import torch
 
 from mmagic.models.utils import flow_warp
-from ...layers.dcn import SecondOrderDCN, deform_conv_nchw
+from ...layers.dcn import deform_conv_nchw
+from .bsstnet_dcn import SecondOrderDCN
 
 
 def forward_backward_consistency(flow_fw, flow_bw, alpha1=0.01, alpha2=0.5):
@@ -58,7 +59,7 @@ class BlurAwareDeformableAlignment(SecondOrderDCN):
         extra = 3 * out_channels + 5 if extra_channels is None else extra_channels
         # the offsets are predicted from the extra features and the two flows
         super().__init__(in_channels, out_channels, kernel_size, padding, deform_groups,
-                         max_residue_magnitude, extra + 4)
+                         max_residue_magnitude, offset_in_channels=extra + 4)
 
     def offsets_and_masks(self, extra_feat, flow_1, flow_2, sharp_1, sharp_2):
         """Offsets (n, 2*dg*k, h, w) and masks (n, dg*k, h, w) in [0, 1]."""
