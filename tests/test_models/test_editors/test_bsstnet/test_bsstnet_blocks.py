@@ -21,9 +21,9 @@ from vdeblur_mm.models.editors.bsstnet.bsstnet_swin3d import (STG, STL, RSTBWith
 ACT = nn.LeakyReLU(negative_slope=0.1, inplace=True)
 # RSTBWithInputConv exactly as BSST.__init__ builds its ``reconstruction``
 BSST_RECON = dict(in_channels=5 * 192, kernel_size=(1, 3, 3), groups=3, num_blocks=2, dim=192,
-                  input_resolution=[2, 64, 64], depth=2, num_heads=6, window_size=[2, 8, 8],
-                  mlp_ratio=2, qkv_bias=True, qk_scale=None, norm_layer=nn.LayerNorm,
-                  use_checkpoint_attn=[False], use_checkpoint_ffn=[False])
+                  depth=2, num_heads=6, window_size=[2, 8, 8], mlp_ratio=2, qkv_bias=True,
+                  qk_scale=None, norm_layer=nn.LayerNorm, use_checkpoint_attn=[False],
+                  use_checkpoint_ffn=[False])
 TINY_RECON = dict(BSST_RECON, in_channels=5 * 6, dim=6, num_heads=2, window_size=[2, 4, 4],
                   use_checkpoint_attn=[False], use_checkpoint_ffn=[False])
 
@@ -169,13 +169,13 @@ def assert_all_grads(module):
 # State dicts
 # ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize('module,expected', [
-    (lambda: CAB(64, 3, 4, bias=False, act=ACT), CAB_64_K3),
-    (lambda: CAB1(192, 3, 4, False, ACT), CAB1_192_K3),
-    (lambda: CAB2(192, 5, 4, bias=False, act=ACT, add_channel=192), CAB2_192_K5_ADD192),
+    (lambda: CAB(64, 3, bias=False, act=ACT), CAB_64_K3),
+    (lambda: CAB1(192, 3, bias=False), CAB1_192_K3),
+    (lambda: CAB2(192, 5, bias=False, add_channel=192), CAB2_192_K5_ADD192),
     (lambda: SkipUpSample(64, 128), SKIP_UP_64_128),
     (lambda: PixelShufflePack(64, 64, 2, upsample_kernel=3), PIXEL_SHUFFLE_64),
-    (lambda: EncoderShiftBlock(64, 3, 4, False), official_encoder_shift_keys(64)),
-    (lambda: EncoderShiftBlock(192, 3, 4, False), official_encoder_shift_keys(192)),
+    (lambda: EncoderShiftBlock(64, bias=False), official_encoder_shift_keys(64)),
+    (lambda: EncoderShiftBlock(192, bias=False), official_encoder_shift_keys(192)),
 ])
 def test_cnn_block_state_dict_matches_official(module, expected):
     assert shapes(module()) == expected
@@ -187,7 +187,7 @@ def test_generated_gated_tables_agree_with_literal_ones():
 
 
 def test_encoder_shift_block_parameter_count():
-    block = EncoderShiftBlock(64, 3, 4, False)
+    block = EncoderShiftBlock(64, bias=False)
     assert count(official_encoder_shift_keys(64)) == ENCODER_SHIFT_64_PARAMS
     assert sum(p.numel() for p in block.parameters()) == ENCODER_SHIFT_64_PARAMS
 
@@ -209,12 +209,12 @@ def test_reconstruction_state_dict_and_parameter_count():
 # Shapes and gradients
 # ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize('build,in_shape,out_shape', [
-    (lambda: CAB(8, 3, 4, bias=False, act=ACT), (2, 8, 6, 7), (2, 8, 6, 7)),
-    (lambda: CAB(8, 3, 4, bias=True, act=nn.PReLU()), (2, 8, 6, 7), (2, 8, 6, 7)),
-    (lambda: CAB1(8, 3, 4, False, ACT), (2, 8, 6, 7), (2, 8, 6, 7)),
-    (lambda: CAB2(8, 5, 4, bias=False, act=ACT, add_channel=6), (2, 14, 6, 7), (2, 8, 6, 7)),
+    (lambda: CAB(8, 3, bias=False, act=ACT), (2, 8, 6, 7), (2, 8, 6, 7)),
+    (lambda: CAB(8, 3, bias=True, act=nn.PReLU()), (2, 8, 6, 7), (2, 8, 6, 7)),
+    (lambda: CAB1(8, 3, bias=False), (2, 8, 6, 7), (2, 8, 6, 7)),
+    (lambda: CAB2(8, 5, bias=False, add_channel=6), (2, 14, 6, 7), (2, 8, 6, 7)),
     (lambda: PixelShufflePack(8, 4, 2, upsample_kernel=3), (2, 8, 5, 6), (2, 4, 10, 12)),
-    (lambda: EncoderShiftBlock(16, 3, 4, False), (3, 16, 12, 14), (3, 16, 12, 14)),
+    (lambda: EncoderShiftBlock(16, bias=False), (3, 16, 12, 14), (3, 16, 12, 14)),
     (lambda: RSTBWithInputConv(**TINY_RECON), (1, 3, 30, 6, 9), (1, 3, 6, 6, 9)),
 ])
 def test_shapes_and_gradients(build, in_shape, out_shape):
@@ -252,7 +252,7 @@ def test_bsst_reconstruction_runs_at_full_width_on_odd_size():
 
 @pytest.mark.parametrize('shape', [(3, 64, 20, 28), (1, 64, 5, 7)])
 def test_encoder_shift_block_odd_sizes(shape):
-    block = randomize(EncoderShiftBlock(64, 3, 4, False), std=0.05)
+    block = randomize(EncoderShiftBlock(64, bias=False), std=0.05)
     assert block(torch.randn(*shape)).shape == shape
 
 
@@ -285,12 +285,12 @@ def test_activation_checkpointing_gives_same_output_and_gradients():
     lambda: EncoderShiftBlock(16)(torch.randn(3, 32, 8, 8)),  # channels
     lambda: temporal_channel_shift(torch.randn(4, 8, 8)),
     lambda: WindowAttention(8, (2, 4, 4), 2)(torch.randn(2, 8, 4, 4)),
-    lambda: STG(8, None, 2, 2)(torch.randn(1, 8, 2, 4)),
+    lambda: STG(8, 2, 2)(torch.randn(1, 8, 2, 4)),
     lambda: RSTBWithInputConv(**TINY_RECON)(torch.randn(3, 30, 8, 8)),
     lambda: RSTBWithInputConv(**TINY_RECON)(torch.randn(1, 3, 8, 8, 8)),  # channels
     lambda: CAB2(8, 3, add_channel=0),
     lambda: EncoderShiftBlock(8),
-    lambda: STL(8, None, 2, window_size=(2, 4, 4), shift_size=(0, 4, 2)),
+    lambda: STL(8, 2, window_size=(2, 4, 4), shift_size=(0, 4, 2)),
 ])
 def test_bad_inputs_raise_value_error(call):
     with pytest.raises(ValueError):
@@ -372,7 +372,7 @@ def brute_force_stl(stl, x):
 
 @pytest.mark.parametrize('shift', [(0, 0, 0), (1, 2, 2)])
 def test_stl_matches_global_brute_force_with_padding_and_shift(shift):
-    stl = randomize(STL(8, None, 2, window_size=(2, 4, 4), shift_size=shift), std=0.5)
+    stl = randomize(STL(8, 2, window_size=(2, 4, 4), shift_size=shift), std=0.5)
     x = torch.randn(2, 3, 10, 7, 8)  # d, h, w: padded to 4, 12, 8
     mask = compute_mask(4, 12, 8, (2, 4, 4), (1, 2, 2), torch.device('cpu'))
     torch.testing.assert_close(stl(x, mask), brute_force_stl(stl, x), atol=1e-5, rtol=1e-5)
@@ -460,12 +460,13 @@ def test_encoder_shift_block_is_identity_at_official_init():
         assert torch.equal(block(x), x)
 
 
-def test_encoder_shift_block_mixes_frames_and_ignores_reverse_argument():
+def test_encoder_shift_block_mixes_frames_and_has_no_reverse_argument():
     block = randomize(EncoderShiftBlock(16), std=0.1).eval()
     x = torch.randn(4, 16, 12, 12)
     with torch.no_grad():
         out = block(x)
-        torch.testing.assert_close(block(x, reverse=1), out)  # official: no effect
+        with pytest.raises(TypeError):  # the official forward ignores ``reverse``: gone here
+            block(x, reverse=1)
         x2 = x.clone()
         x2[0] += 1
         changed = (block(x2) - out).abs().flatten(1).amax(1) > 0

@@ -69,18 +69,17 @@ class CALayer(nn.Module):
 
     Paper: Multi-Stage Progressive Image Restoration (MPRNet, CVPR 2021), as used by BSSTNet.
 
-    The official code overrides ``reduction`` with 1 (both convs are c -> c); we do the same so
-    that weight shapes match. The official ``CALayer2`` is identical and shares this class.
+    Both convs are c -> c: the official constructor takes a ``reduction`` that it then
+    overrides with 1, so there is no such argument here. The official ``CALayer2`` is identical
+    and shares this class.
 
     Args:
         channel (int): Channels c.
-        reduction (int): Ignored, as in the official code (always 1). Default: 16.
         bias (bool): Bias in the convs. Default: False.
     """
 
-    def __init__(self, channel, reduction=16, bias=False):
+    def __init__(self, channel, bias=False):
         super().__init__()
-        del reduction  # forced to 1 by the official code
         self.avg_pool = nn.AdaptiveAvgPool2d(1)
         self.conv_du = nn.Sequential(
             nn.Conv2d(channel, channel, 1, padding=0, bias=bias),
@@ -115,17 +114,16 @@ class RepConv(nn.Module):
 
 
 class RepConv2(nn.Module):
-    """A depthwise 3x3 conv plus identity (``kernel_size`` is unused, as in the official code).
+    """A depthwise 3x3 conv plus identity (the official constructor also takes a
+    ``kernel_size``, which it does not use).
 
     Args:
         n_feat (int): Channels.
-        kernel_size (int): Unused.
         bias (bool): Bias in the conv.
     """
 
-    def __init__(self, n_feat, kernel_size, bias):
+    def __init__(self, n_feat, bias):
         super().__init__()
-        del kernel_size
         self.conv_2 = nn.Conv2d(n_feat, n_feat, 3, bias=bias, padding=1, groups=n_feat)
 
     def forward(self, x):
@@ -143,16 +141,15 @@ class CAB(nn.Module):
     Args:
         n_feat (int): Channels c.
         kernel_size (int): Kernel size of both convs.
-        reduction (int): Passed to :class:`CALayer` (which ignores it). Default: 4.
-        bias (bool): Bias in the convs. Default: False.
+        bias (bool): Bias in the convs (keyword only). Default: False.
         act (nn.Module, optional): Activation; None gives ``LeakyReLU(0.1)`` (BSSTNet's). A
             module with parameters (e.g. PReLU) adds ``body.1.*`` keys. Default: None.
     """
 
-    def __init__(self, n_feat, kernel_size, reduction=4, bias=False, act=None):
+    def __init__(self, n_feat, kernel_size, *, bias=False, act=None):
         super().__init__()
         act = nn.LeakyReLU(negative_slope=0.1, inplace=True) if act is None else act
-        self.CA = CALayer(n_feat, reduction, bias=bias)  # registered first, as official
+        self.CA = CALayer(n_feat, bias=bias)  # registered first, as official
         self.body = nn.Sequential(
             conv(n_feat, n_feat, kernel_size, bias=bias),
             act,
@@ -165,16 +162,16 @@ class CAB(nn.Module):
         return self.CA(self.body(x)) + x
 
 
-def _gated_body(in_feat, n_feat, kernel_size, reduction, bias):
+def _gated_body(in_feat, n_feat, kernel_size, bias):
     """The body shared by CAB1 and CAB2 (indices 0..7 as in the official ``body``)."""
     return nn.Sequential(
         conv(in_feat, 2 * n_feat, 1, bias=bias),  # 0
-        RepConv2(2 * n_feat, kernel_size, bias),  # 1
+        RepConv2(2 * n_feat, bias),  # 1
         SimpleGate(),  # 2
         RepConv(n_feat, kernel_size, bias),  # 3
         conv(n_feat, 2 * n_feat, 1, bias=bias),  # 4
         SimpleGate2(),  # 5
-        CALayer(n_feat, reduction, bias=bias),  # 6 (official CALayer2)
+        CALayer(n_feat, bias=bias),  # 6 (official CALayer2)
         conv(n_feat, n_feat, 1, bias=bias),  # 7
     )
 
@@ -186,19 +183,18 @@ class CAB1(nn.Module):
 
     Paper: Blur-aware Spatio-temporal Sparse Transformer for Video Deblurring (CVPR 2024).
 
+    The official constructor also takes ``reduction`` and ``act``, which it does not use.
+
     Args:
         n_feat (int): Channels c.
         kernel_size (int): Kernel size of the large depthwise conv.
-        reduction (int): Passed to :class:`CALayer` (which ignores it). Default: 4.
-        bias (bool): Bias in the convs. Default: False.
-        act (nn.Module, optional): Unused (accepted as in the official code). Default: None.
+        bias (bool): Bias in the convs (keyword only). Default: False.
     """
 
-    def __init__(self, n_feat, kernel_size, reduction=4, bias=False, act=None):
+    def __init__(self, n_feat, kernel_size, *, bias=False):
         super().__init__()
-        del act
         self.norm = LayerNorm2d(n_feat)
-        self.body = _gated_body(n_feat, n_feat, kernel_size, reduction, bias)
+        self.body = _gated_body(n_feat, n_feat, kernel_size, bias)
         self.beta = nn.Parameter(torch.zeros((1, n_feat, 1, 1)))
 
     def forward(self, x):
@@ -214,19 +210,18 @@ class CAB2(nn.Module):
 
     Paper: Blur-aware Spatio-temporal Sparse Transformer for Video Deblurring (CVPR 2024).
 
+    As for :class:`CAB1`, the official ``reduction`` and ``act`` arguments, unused, are gone.
+
     Args:
         n_feat (int): Channels c of the residual path (and of the output).
         kernel_size (int): Kernel size of the large depthwise conv.
-        reduction (int): Passed to :class:`CALayer` (which ignores it). Default: 4.
-        bias (bool): Bias in the convs. Default: False.
-        act (nn.Module, optional): Unused (accepted as in the official code). Default: None.
-        add_channel (int): Extra input channels a, at least 1 (the official default 0 cannot
-            build its depthwise conv). Default: 0, which raises.
+        bias (bool): Bias in the convs (keyword only). Default: False.
+        add_channel (int): Extra input channels a, at least 1 (keyword only; the official
+            default 0 cannot build its depthwise conv).
     """
 
-    def __init__(self, n_feat, kernel_size, reduction=4, bias=False, act=None, add_channel=0):
+    def __init__(self, n_feat, kernel_size, *, bias=False, add_channel):
         super().__init__()
-        del act
         if add_channel < 1:
             raise ValueError(f'CAB2 needs add_channel >= 1, got {add_channel}')
         self.n_feat = n_feat
@@ -234,7 +229,7 @@ class CAB2(nn.Module):
         self.conv1 = nn.Conv2d(add_channel, add_channel, 3, bias=bias, padding=1,
                                groups=add_channel)
         self.norm = LayerNorm2d(n_feat + add_channel)
-        self.body = _gated_body(n_feat + add_channel, n_feat, kernel_size, reduction, bias)
+        self.body = _gated_body(n_feat + add_channel, n_feat, kernel_size, bias)
         self.beta = nn.Parameter(torch.zeros((1, n_feat, 1, 1)))
 
     def forward(self, x_input):

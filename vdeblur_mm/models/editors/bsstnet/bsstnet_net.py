@@ -78,13 +78,13 @@ class BSSTNet(BaseModule):
 
         # encoder: full → 1/2 → 1/4 resolution
         self.concat = nn.Sequential(nn.Conv2d(3, e, 3, 1, 1, bias=False), act,
-                                    CAB(e, 3, 4, bias=False, act=act))
+                                    CAB(e, 3, bias=False, act=act))
         self.down01 = nn.Sequential(nn.Conv2d(e, e, 3, 2, 1, bias=False), act)
-        self.encoder_level1 = CAB(e, 3, 4, bias=False, act=act)
-        self.encoder_level1_1 = CAB(e, 3, 4, bias=False, act=act)
+        self.encoder_level1 = CAB(e, 3, bias=False, act=act)
+        self.encoder_level1_1 = CAB(e, 3, bias=False, act=act)
         self.down12 = nn.Sequential(nn.Conv2d(e, c, 3, 2, 1, bias=False), act)
-        self.encoder_level2 = CAB(c, 3, 4, bias=False, act=act)
-        self.encoder_level2_1 = CAB(c, 3, 4, bias=False, act=act)
+        self.encoder_level2 = CAB(c, 3, bias=False, act=act)
+        self.encoder_level2_1 = CAB(c, 3, bias=False, act=act)
 
         # blur-guided flow refinement
         self.blur_motion_refine = RecurrentFlowCompleteNet() if refine_flows else None
@@ -97,34 +97,31 @@ class BSSTNet(BaseModule):
                 2 * c, c, 3, padding=1, deform_groups=16,
                 max_residue_magnitude=max_residue_magnitude)
             self.backbone[name] = nn.Sequential(
-                nn.Conv2d((2 + i) * c, c, 3, 1, 1), act, CAB1(c, 3, 4, False, act))
+                nn.Conv2d((2 + i) * c, c, 3, 1, 1), act, CAB1(c, 3, bias=False))
 
         # fusion of the five streams (3-D Swin, as RVRT)
         swin = dict(num_blocks=2, depth=2, num_heads=6, window_size=(2, 8, 8), mlp_ratio=2.)
         swin.update(swin_cfg or {})
         self.reconstruction = RSTBWithInputConv(
             in_channels=5 * c, kernel_size=(1, 3, 3), groups=3, num_blocks=swin['num_blocks'],
-            dim=c, input_resolution=[2, 64, 64], depth=swin['depth'],
-            num_heads=swin['num_heads'], window_size=list(swin['window_size']),
-            mlp_ratio=swin['mlp_ratio'], qkv_bias=True, qk_scale=None,
-            norm_layer=nn.LayerNorm, use_checkpoint_attn=[False], use_checkpoint_ffn=[False])
+            dim=c, depth=swin['depth'], num_heads=swin['num_heads'],
+            window_size=swin['window_size'], mlp_ratio=swin['mlp_ratio'], qkv_bias=True)
 
         # BSST and its fusion with the input features
         trans = dict(in_channels=c)
         trans.update(transformer_cfg or {})
         self.bsst = BlurAwareSparseTransformer(**trans)
-        self.cabattn = nn.Sequential(CAB2(c, 5, 4, bias=False, act=act, add_channel=c),
-                                     CAB1(c, 5, 4, bias=False, act=act))
+        self.cabattn = nn.Sequential(CAB2(c, 5, bias=False, add_channel=c), CAB1(c, 5, bias=False))
 
         # decoder: 1/4 → 1/2 → full resolution
         self.up21 = SkipUpSample(e, c - e)
-        self.skip_attn1 = CAB(e, 3, 4, bias=False, act=act)
-        self.decoder_level1 = EncoderShiftBlock(e, 3, 4, False)
-        self.decoder_level1_1 = EncoderShiftBlock(e, 3, 4, False)
+        self.skip_attn1 = CAB(e, 3, bias=False, act=act)
+        self.decoder_level1 = EncoderShiftBlock(e, bias=False)
+        self.decoder_level1_1 = EncoderShiftBlock(e, bias=False)
         self.upsample0 = PixelShufflePack(e, e, 2, upsample_kernel=3)
         self.conv_hr0 = conv(e, e, 3, bias=False)
-        self.skip_conv = CAB(e, 3, 4, bias=False, act=act)
-        self.out_conv = CAB(e, 3, 4, bias=False, act=act)
+        self.skip_conv = CAB(e, 3, bias=False, act=act)
+        self.out_conv = CAB(e, 3, bias=False, act=act)
         self.last_conv = conv(e, 3, 3, bias=False)
 
     # ------------------------------------------------------------------ checks
@@ -259,7 +256,7 @@ class BSSTNet(BaseModule):
 
         x = self.up21(feat, self.skip_attn1(enc1))
         # the shift blocks treat their batch as the time axis: one clip at a time
-        x = torch.cat([self.decoder_level1_1(self.decoder_level1(clip), reverse=1)
+        x = torch.cat([self.decoder_level1_1(self.decoder_level1(clip))
                        for clip in x.split(t)])
         x = self.conv_hr0(self.act(self.upsample0(x))) + self.skip_conv(shortcut)
         x = self.last_conv(self.out_conv(x))

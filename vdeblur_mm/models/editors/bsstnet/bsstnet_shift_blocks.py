@@ -91,19 +91,20 @@ class EncoderShiftBlock(nn.Module):
     forward roll, the last c/2 after a backward one) appended as extra channels, then
     ``CAB2(c, 5, add_channel=c // 2)`` and ``CAB1(c, 5)``.
 
+    The official constructor, called as ``(c, 3, 4, False)``, also takes ``kernel_size`` and
+    ``reduction``, which it does not use (the inner blocks use ``inner_kernel_size``); they are
+    gone, and ``bias`` is keyword only so that the official positional call fails instead of
+    building a different block.
+
     Args:
         n_features (int): Channels c, at least 16 (``c // 16`` is the shift group unit).
-        kernel_size (int): Unused, as in the official code (the inner blocks use
-            ``inner_kernel_size``); kept so the official call ``(c, 3, 4, False)`` builds the
-            same block. Default: 3.
-        reduction (int): Passed to the channel attention (which ignores it). Default: 4.
-        bias (bool): Bias in the convs. Default: False.
-        inner_kernel_size (int): Large depthwise kernel of the CAB1/CAB2 blocks. Default: 5.
+        bias (bool): Bias in the convs (keyword only). Default: False.
+        inner_kernel_size (int): Large depthwise kernel of the CAB1/CAB2 blocks (keyword only).
+            Default: 5.
     """
 
-    def __init__(self, n_features, kernel_size=3, reduction=4, bias=False, inner_kernel_size=5):
+    def __init__(self, n_features, *, bias=False, inner_kernel_size=5):
         super().__init__()
-        del kernel_size
         self.n_feat = n_features
         self.number = n_features // 2 // 8
         if self.number < 1:
@@ -113,8 +114,8 @@ class EncoderShiftBlock(nn.Module):
             self.add_module(
                 name,
                 nn.Sequential(
-                    CAB2(n_features, k, reduction, bias=bias, add_channel=extra),
-                    CAB1(n_features, k, reduction, bias=bias)))
+                    CAB2(n_features, k, bias=bias, add_channel=extra),
+                    CAB1(n_features, k, bias=bias)))
 
     def channel_shift(self, x, div=2, reverse=False):
         """Temporal roll, then append the spatially shifted first (forward) or last (reverse)
@@ -124,19 +125,16 @@ class EncoderShiftBlock(nn.Module):
         hw = y[:, -n:] if reverse else y[:, :n]
         return torch.cat((y, spatial_shift(hw, self.number)), dim=1)
 
-    def forward(self, x, reverse=0):
-        """Apply the block.
+    def forward(self, x):
+        """Apply the block (the official ``forward`` also takes a ``reverse`` that it ignores).
 
         Args:
             x (Tensor): (t, c, h, w), the frames of one clip as the batch dim (the temporal
                 shift mixes neighbouring entries of this dim).
-            reverse (int | bool): Ignored, as in the official code (BSST passes ``reverse=1``
-                to its second decoder block, with no effect). Default: 0.
 
         Returns:
             Tensor: (t, c, h, w).
         """
-        del reverse
         check_tensor(x, type(self).__name__, 4, '(t, c, h, w)', (None, self.n_feat, None, None))
         x = self.encoder_level1(self.channel_shift(x))
         x = self.encoder_level1_1(self.channel_shift(x, reverse=True))

@@ -213,7 +213,6 @@ class TemporalSparseTransformer(nn.Module):
     def __init__(self, dim, num_heads, window_size=(8, 8), pool_size=(4, 4), t2t_params=None,
                  ffn_hidden=1000):
         super().__init__()
-        self.window_size = _pair(window_size)
         self.attention = SparseWindowAttention(dim, num_heads, window_size, pool_size)
         self.norm1 = nn.LayerNorm(dim)
         self.norm2 = nn.LayerNorm(dim)

@@ -93,11 +93,11 @@ class Mlp(nn.Module):
         out_features (int, optional): Output channels; None means ``in_features``.
             Default: None.
         act_layer (type): Activation class. Default: nn.GELU.
-        drop (float): Unused (the official module has no dropout). Default: 0.
+
+    The official module also takes a ``drop`` rate, which it does not use (no dropout).
     """
 
-    def __init__(self, in_features, hidden_features=None, out_features=None, act_layer=nn.GELU,
-                 drop=0.):
+    def __init__(self, in_features, hidden_features=None, out_features=None, act_layer=nn.GELU):
         super().__init__()
         out_features = out_features or in_features
         hidden_features = hidden_features or in_features
@@ -202,11 +202,12 @@ class STL(nn.Module):
     NeurIPS 2022), as used by BSSTNet's fusion.
 
     The input is zero-padded (after ``norm1``) to window multiples in d, h and w; the padded
-    tokens take part in the attention as in the official code, and are cropped afterwards.
+    tokens take part in the attention as in the official code, and are cropped afterwards. The
+    official ``input_resolution`` argument, unused, is gone (also from :class:`STG` and
+    :class:`RSTB`).
 
     Args:
         dim (int): Channels C.
-        input_resolution (tuple[int]): Unused (kept as in the official code).
         num_heads (int): Heads.
         window_size (tuple[int]): Window (wd, wh, ww). Default: (2, 8, 8).
         shift_size (tuple[int]): Cyclic shift, each in [0, window). Default: (0, 0, 0).
@@ -221,12 +222,10 @@ class STL(nn.Module):
         use_checkpoint_ffn (bool): Activation checkpointing of the MLP part. Default: False.
     """
 
-    def __init__(self, dim, input_resolution, num_heads, window_size=(2, 8, 8),
-                 shift_size=(0, 0, 0), mlp_ratio=2., qkv_bias=True, qk_scale=None,
-                 act_layer=nn.GELU, norm_layer=nn.LayerNorm, use_checkpoint_attn=False,
-                 use_checkpoint_ffn=False):
+    def __init__(self, dim, num_heads, window_size=(2, 8, 8), shift_size=(0, 0, 0), mlp_ratio=2.,
+                 qkv_bias=True, qk_scale=None, act_layer=nn.GELU, norm_layer=nn.LayerNorm,
+                 use_checkpoint_attn=False, use_checkpoint_ffn=False):
         super().__init__()
-        self.input_resolution = input_resolution
         self.num_heads = num_heads
         self.window_size = tuple(window_size)
         self.shift_size = tuple(shift_size)
@@ -297,7 +296,6 @@ class STG(nn.Module):
 
     Args:
         dim (int): Channels C.
-        input_resolution (tuple[int]): Unused (kept as in the official code).
         depth (int): Layers.
         num_heads (int): Heads.
         window_size (tuple[int]): Window (wd, wh, ww). Default: (2, 8, 8).
@@ -312,17 +310,15 @@ class STG(nn.Module):
         use_checkpoint_ffn (bool): Checkpoint the MLP parts. Default: False.
     """
 
-    def __init__(self, dim, input_resolution, depth, num_heads, window_size=(2, 8, 8),
-                 shift_size=None, mlp_ratio=2., qkv_bias=False, qk_scale=None,
-                 norm_layer=nn.LayerNorm, use_checkpoint_attn=False, use_checkpoint_ffn=False):
+    def __init__(self, dim, depth, num_heads, window_size=(2, 8, 8), shift_size=None,
+                 mlp_ratio=2., qkv_bias=False, qk_scale=None, norm_layer=nn.LayerNorm,
+                 use_checkpoint_attn=False, use_checkpoint_ffn=False):
         super().__init__()
-        self.input_resolution = input_resolution
         self.window_size = tuple(window_size)
         self.shift_size = (tuple(s // 2 for s in self.window_size)
                            if shift_size is None else tuple(shift_size))
         self.blocks = nn.ModuleList([
-            STL(dim=dim, input_resolution=input_resolution, num_heads=num_heads,
-                window_size=self.window_size,
+            STL(dim=dim, num_heads=num_heads, window_size=self.window_size,
                 shift_size=(0, 0, 0) if i % 2 == 0 else self.shift_size, mlp_ratio=mlp_ratio,
                 qkv_bias=qkv_bias, qk_scale=qk_scale, norm_layer=norm_layer,
                 use_checkpoint_attn=use_checkpoint_attn, use_checkpoint_ffn=use_checkpoint_ffn)
@@ -351,14 +347,12 @@ class RSTB(nn.Module):
 
     Args:
         dim (int): Channels C.
-        input_resolution (tuple[int]): Unused (kept as in the official code).
         **kwargs: The other arguments of :class:`STG` (``depth``, ``num_heads`` required).
     """
 
-    def __init__(self, dim, input_resolution, **kwargs):
+    def __init__(self, dim, **kwargs):
         super().__init__()
-        self.input_resolution = input_resolution
-        self.residual_group = STG(dim=dim, input_resolution=input_resolution, **kwargs)
+        self.residual_group = STG(dim=dim, **kwargs)
         self.linear = nn.Linear(dim, dim)
 
     def forward(self, x):

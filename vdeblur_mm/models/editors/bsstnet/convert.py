@@ -47,12 +47,11 @@ def _unused_official_modules(mid_channels=192, enc_channels=64):
     c, e = mid_channels, enc_channels
     act = nn.LeakyReLU(0.1)
     return nn.ModuleDict({
-        'feat_extract': nn.Sequential(nn.Conv2d(3, e, 3, 1, 1), CAB(e, 3, 4, bias=False,
-                                                                     act=act)),
-        'decoder_level1_2': EncoderShiftBlock(e, 3, 4, False),
-        'decoder_level2': EncoderShiftBlock(c, 3, 4, False),
-        'decoder_level2_1': EncoderShiftBlock(c, 3, 4, False),
-        'decoder_level2_2': EncoderShiftBlock(c, 3, 4, False),
+        'feat_extract': nn.Sequential(nn.Conv2d(3, e, 3, 1, 1), CAB(e, 3, bias=False, act=act)),
+        'decoder_level1_2': EncoderShiftBlock(e, bias=False),
+        'decoder_level2': EncoderShiftBlock(c, bias=False),
+        'decoder_level2_1': EncoderShiftBlock(c, bias=False),
+        'decoder_level2_2': EncoderShiftBlock(c, bias=False),
         'conv_before_upsampler': nn.Sequential(nn.Conv3d(c, e, 1)),
         'conv_before_input': nn.Sequential(nn.Identity(), nn.Conv3d(c, c, (1, 3, 3)),
                                            nn.Identity(), nn.Conv3d(c, c, (1, 3, 3))),
