@@ -153,7 +153,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from vdeblur_mm.models.editors.edvr.convert import CheckpointConversionError
+    from vdeblur_mm.models.layers.state_dict import CheckpointConversionError
     if not osp.isfile(args.input):
         raise SystemExit(f'error: input checkpoint {args.input} does not exist')
     if osp.exists(args.output) and not args.force:

@@ -1,6 +1,17 @@
 """Reading state dicts out of checkpoints written by other code bases."""
 
 
+class CheckpointConversionError(ValueError, KeyError):
+    """A checkpoint does not have the keys or shapes a conversion expects.
+
+    Raised by every converter (EDVR's, BSSTNet's, RAFT's). It is a ValueError and, since the
+    BSSTNet and RAFT converters raised KeyError for missing or unexpected keys, a KeyError too;
+    its message reads as written (KeyError would quote it).
+    """
+
+    __str__ = ValueError.__str__
+
+
 def unwrap_state_dict(state, wrappers=('params_ema', 'params', 'state_dict')):
     """The first of ``wrappers`` (BasicSR's 'params'/'params_ema', mmengine's 'state_dict', …)
     that holds a dict, else ``state`` itself."""

@@ -14,6 +14,7 @@ from mmagic.registry import MODELS
 from torch import nn
 
 from ...layers.checks import check_tensor, check_video
+from ...layers.state_dict import load_checkpoint_file
 from ...layers.video import pad_to_multiple
 from .raft_convert import load_raft_state_dict
 
@@ -94,7 +95,7 @@ class RAFTFlowEstimator(FrozenFlowEstimator):
         self.raft = (raft_large if variant == 'large' else raft_small)(weights=None)
         # either layout: torchvision's, or the official princeton-vl one (raft-things.pth)
         state = load_raft_state_dict(checkpoint) if variant == 'large' else \
-            torch.load(checkpoint, map_location='cpu', weights_only=True)
+            load_checkpoint_file(checkpoint)
         state = state.get('state_dict', state)
         self.raft.load_state_dict(state, strict=True)
         self.raft.requires_grad_(False)

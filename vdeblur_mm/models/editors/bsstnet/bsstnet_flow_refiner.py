@@ -31,7 +31,7 @@ from torch import nn
 
 from ...layers.checks import check_tensor
 from ...layers.dcn import deform_conv_nchw
-from ...layers.state_dict import strip_prefix, unwrap_state_dict
+from ...layers.state_dict import load_checkpoint_file, strip_prefix, unwrap_state_dict
 from .bsstnet_dcn import SecondOrderDCN
 
 
@@ -228,7 +228,7 @@ class RecurrentFlowCompleteNet(nn.Module):
         if not osp.isfile(path):
             raise FileNotFoundError(f'flow-refiner weights {path!r} do not exist (nothing is '
                                     'downloaded: pass a local file)')
-        state = unwrap_state_dict(torch.load(path, map_location='cpu', weights_only=True))
+        state = unwrap_state_dict(load_checkpoint_file(path))
         for prefix in ('module.', 'blur_motion_refine.'):
             if state and all(k.startswith(prefix) for k in state):
                 state = strip_prefix(state, prefix)

@@ -11,7 +11,8 @@ official computes them) on export. The sparse transformer lives under ``bsst.`` 
 import torch
 from torch import nn
 
-from ...layers.state_dict import load_checkpoint_file, strip_prefix, unwrap_state_dict
+from ...layers.state_dict import (CheckpointConversionError, load_checkpoint_file, strip_prefix,
+                                  unwrap_state_dict)
 
 # (official prefix, our prefix)
 RENAMES = (('softsplit.', 'bsst.softsplit.'), ('softcomp.', 'bsst.softcomp.'),
@@ -120,10 +121,12 @@ def bsstnet_from_official(src, dst, prefix='generator.', generator=None):
         try:
             missing, unexpected = generator.load_state_dict(state, strict=False)
         except RuntimeError as err:  # shape mismatches
-            raise KeyError(f'{src} does not match the configured BSSTNet: {err}') from err
+            raise CheckpointConversionError(
+                f'{src} does not match the configured BSSTNet: {err}') from err
         if missing or unexpected:
-            raise KeyError(f'{src} does not match the configured BSSTNet: missing '
-                           f'{sorted(missing)[:8]}, unexpected {sorted(unexpected)[:8]}')
+            raise CheckpointConversionError(
+                f'{src} does not match the configured BSSTNet: missing {sorted(missing)[:8]}, '
+                f'unexpected {sorted(unexpected)[:8]}')
     torch.save({'state_dict': {prefix + k: v for k, v in state.items()},
                 'meta': {'converted_from': str(src), 'format': 'BSSTNet official'}}, dst)
     return len(state)
@@ -135,7 +138,7 @@ def bsstnet_to_official(src, dst, prefix='generator.'):
     state = state.get('state_dict', state)
     net = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
     if not net:
-        raise KeyError(f'{src} has no keys starting with {prefix!r}')
+        raise CheckpointConversionError(f'{src} has no keys starting with {prefix!r}')
     mid = net['encoder_level2.body.0.weight'].shape[0] if 'encoder_level2.body.0.weight' in net \
         else 192
     enc = net['concat.0.weight'].shape[0] if 'concat.0.weight' in net else 64

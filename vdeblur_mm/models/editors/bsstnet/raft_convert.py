@@ -38,7 +38,8 @@ import os.path as osp
 
 import torch
 
-from ...layers.state_dict import strip_prefix, unwrap_state_dict
+from ...layers.state_dict import (CheckpointConversionError, load_checkpoint_file, strip_prefix,
+                                  unwrap_state_dict)
 
 
 def _build_tables():
@@ -113,13 +114,13 @@ def _short(keys, limit=8):
 def _check_keys(state_dict, expected, layout):
     unexpected = set(state_dict) - set(expected)
     if unexpected:
-        raise KeyError(f'unexpected keys in the {layout} RAFT-large state dict: '
-                       f'{_short(unexpected)}')
+        raise CheckpointConversionError(f'unexpected keys in the {layout} RAFT-large state '
+                                        f'dict: {_short(unexpected)}')
     bad = [f'{k}: {tuple(v.shape)} (expected {tuple(expected[k])})'
            for k, v in state_dict.items() if tuple(v.shape) != tuple(expected[k])]
     if bad:
-        raise ValueError(f'shape mismatch in the {layout} RAFT-large state dict: '
-                         + '; '.join(bad[:8]))
+        raise CheckpointConversionError(f'shape mismatch in the {layout} RAFT-large state dict: '
+                                        + '; '.join(bad[:8]))
 
 
 def _batches_tracked(key):
@@ -141,8 +142,8 @@ def convert_raft_official_to_torchvision(state_dict):
         themselves, not copies).
 
     Raises:
-        KeyError: Unexpected or missing keys (named in the message).
-        ValueError: Shape mismatches, or differing duplicates.
+        CheckpointConversionError: Unexpected or missing keys (named in the message), shape
+            mismatches, or differing duplicates (a ValueError and a KeyError).
     """
     sd = strip_prefix(state_dict)
     _check_keys(sd, RAFT_OFFICIAL_PARAM_SHAPES, 'official')
@@ -157,11 +158,13 @@ def convert_raft_official_to_torchvision(state_dict):
             out[tv_key] = value
             continue
         if len(present) == 2 and not torch.equal(sd[present[0]], sd[present[1]]):
-            raise ValueError(f'{present[0]} and {present[1]} are the same BatchNorm in the '
-                             'official RAFT but differ in the state dict')
+            raise CheckpointConversionError(f'{present[0]} and {present[1]} are the same '
+                                            'BatchNorm in the official RAFT but differ in the '
+                                            'state dict')
         out[tv_key] = sd[present[0]]
     if missing:
-        raise KeyError(f'missing keys in the official RAFT-large state dict: {_short(missing)}')
+        raise CheckpointConversionError(f'missing keys in the official RAFT-large state dict: '
+                                        f'{_short(missing)}')
     return out
 
 
@@ -177,8 +180,8 @@ def convert_raft_torchvision_to_official(state_dict):
         its names), loadable into princeton-vl's ``RAFT`` with ``strict=True``.
 
     Raises:
-        KeyError: Unexpected or missing keys (named in the message).
-        ValueError: Shape mismatches.
+        CheckpointConversionError: Unexpected or missing keys (named in the message), shape
+            mismatches (a ValueError and a KeyError).
     """
     sd = strip_prefix(state_dict)
     _check_keys(sd, RAFT_TORCHVISION_PARAM_SHAPES, 'torchvision')
@@ -191,8 +194,8 @@ def convert_raft_torchvision_to_official(state_dict):
             else:
                 sd[tv_key] = value
     if missing:
-        raise KeyError(f'missing keys in the torchvision RAFT-large state dict: '
-                       f'{_short(missing)}')
+        raise CheckpointConversionError(f'missing keys in the torchvision RAFT-large state '
+                                        f'dict: {_short(missing)}')
     return {o: sd[t] for o, t, _ in _ROWS}
 
 
@@ -220,16 +223,17 @@ def load_raft_state_dict(path):
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: The layout is neither (or shapes mismatch); KeyError: keys missing/extra.
+        CheckpointConversionError: The layout is neither, keys are missing or extra, shapes
+            mismatch (a ValueError and a KeyError).
     """
     if path is None or not osp.isfile(path):
         raise FileNotFoundError(f'RAFT weights {path!r} do not exist: pass a local checkpoint '
                                 '(official raft-things.pth or torchvision layout; nothing is '
                                 'downloaded)')
-    state = unwrap_state_dict(torch.load(path, map_location='cpu', weights_only=True),
-                              ('state_dict', 'params', 'model'))
+    state = unwrap_state_dict(load_checkpoint_file(path), ('state_dict', 'params', 'model'))
     if not isinstance(state, dict):
-        raise ValueError(f'{path!r} does not hold a state dict (got {type(state).__name__})')
+        raise CheckpointConversionError(f'{path!r} does not hold a state dict (got '
+                                        f'{type(state).__name__})')
     state = strip_prefix(state)
     layout = _layout(state)
     if layout == 'official':
@@ -237,6 +241,7 @@ def load_raft_state_dict(path):
     if layout == 'torchvision':
         # validate (and fill num_batches_tracked) by a round trip through the key table
         return convert_raft_official_to_torchvision(convert_raft_torchvision_to_official(state))
-    raise ValueError(f'{path!r} is neither an official (fnet./cnet./update_block.) nor a '
-                     f'torchvision (feature_encoder./context_encoder.) RAFT-large state dict; '
-                     f'first keys: {_short(list(state)[:5])}')
+    raise CheckpointConversionError(
+        f'{path!r} is neither an official (fnet./cnet./update_block.) nor a torchvision '
+        f'(feature_encoder./context_encoder.) RAFT-large state dict; first keys: '
+        f'{_short(list(state)[:5])}')
