@@ -45,7 +45,7 @@ from math import prod
 
 import torch
 
-from ...layers.state_dict import load_checkpoint_file
+from ...layers.state_dict import CheckpointConversionError, load_checkpoint_file
 
 # placeholder -> regex of what it may stand for (one key segment unless it says otherwise)
 _FIELDS = dict(p='weight|bias', k=r'\d+', i=r'\d+', c='conv1|conv2', l='l[123]',
@@ -78,10 +78,6 @@ BASICSR_KEY_MAP = [
     ('conv_hr.{p}', 'conv_hr.{p}'),
     ('conv_last.{p}', 'conv_last.{p}'),
 ]
-
-
-class CheckpointConversionError(ValueError):
-    """A checkpoint does not have the keys or shapes the conversion expects."""
 
 
 def _compile(template):
