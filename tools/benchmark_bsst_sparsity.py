@@ -21,7 +21,6 @@ import _common  # noqa: F401  (must come before mmagic)
 import numpy as np
 import torch
 
-
 def synthetic_blur_maps(frames, size=256, seed=0):
     """Blur maps (1, T, 1, size/4, size/4) of a synthetic camera-shake clip."""
     from vdeblur_mm.datasets.synthetic import load_source_images, synthesize_clip
@@ -58,8 +57,10 @@ def memory_probe(frames, size, variant):
     import resource
 
     import psutil
-    from vdeblur_mm.models.editors.bsstnet.bsstnet_sparse_transformer import \
-        BlurAwareSparseTransformer
+
+    from vdeblur_mm.models.editors.bsstnet.bsstnet_sparse_transformer import (
+        BlurAwareSparseTransformer,
+    )
     net = BlurAwareSparseTransformer(sparse=variant == 'sparse').eval()
     feats, blur = inputs(frames, size, 'cpu')
     before = psutil.Process().memory_info().rss
@@ -102,10 +103,13 @@ def main(argv=None):
     if args.device == 'cuda' and not torch.cuda.is_available():
         print('error: --device cuda but CUDA is not available', file=sys.stderr)
         return 1
-    from vdeblur_mm.models.editors.bsstnet.bsstnet_sparse_transformer import \
-        BlurAwareSparseTransformer
+    from vdeblur_mm.models.editors.bsstnet.bsstnet_sparse_transformer import (
+        BlurAwareSparseTransformer,
+    )
     from vdeblur_mm.models.editors.bsstnet.bsstnet_token_selection import (
-        select_sparse_tokens, window_blur_scores)
+        select_sparse_tokens,
+        window_blur_scores,
+    )
     rows = []
     print(f'{"T":>3} | {"variant":7} | {"GFLOPs":>8} | {"latency s":>9} | {"peak MB":>8} | '
           'active windows | query frames/window')

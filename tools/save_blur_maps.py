@@ -17,7 +17,6 @@ import _common  # noqa: F401  (must come before mmagic)
 import numpy as np
 import torch
 
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('input', help='video file or folder of frames')
@@ -31,10 +30,15 @@ def main(argv=None):
 
     from vdeblur_mm.inference import VideoReadError, init_model
     from vdeblur_mm.inference.video_io import FrameReader
-    from vdeblur_mm.models.editors.bsstnet.bsstnet_blur_map import (blur_map_from_flows,
-                                                                  save_blur_maps)
-    from vdeblur_mm.models.editors.bsstnet.bsstnet_flow import (DISFlowEstimator, RAFTFlowEstimator,
-                                                              neighbour_flows)
+    from vdeblur_mm.models.editors.bsstnet.bsstnet_blur_map import (
+        blur_map_from_flows,
+        save_blur_maps,
+    )
+    from vdeblur_mm.models.editors.bsstnet.bsstnet_flow import (
+        DISFlowEstimator,
+        RAFTFlowEstimator,
+        neighbour_flows,
+    )
     if args.frames < 2:
         raise SystemExit('error: --frames must be at least 2')
     estimator = (RAFTFlowEstimator(args.raft) if args.raft else DISFlowEstimator()).to(

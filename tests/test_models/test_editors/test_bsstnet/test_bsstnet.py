@@ -11,7 +11,8 @@ from mmagic.registry import MODELS
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from vdeblur_mm.models.layers.stitching import chunk_spans
+from vdeblur_mm.models.editors.bsstnet.bsstnet_blur_map import blur_map_from_flows, save_blur_maps
+from vdeblur_mm.models.editors.bsstnet.bsstnet_flow import DISFlowEstimator, neighbour_flows
 from vdeblur_mm.models.editors.bsstnet.convert import (
     UNUSED_PREFIXES,
     bsstnet_from_official,
@@ -19,9 +20,8 @@ from vdeblur_mm.models.editors.bsstnet.convert import (
     convert_bsstnet_official_to_ours,
     convert_bsstnet_ours_to_official,
 )
-from vdeblur_mm.models.editors.bsstnet.bsstnet_blur_map import blur_map_from_flows, save_blur_maps
-from vdeblur_mm.models.editors.bsstnet.bsstnet_flow import DISFlowEstimator, neighbour_flows
 from vdeblur_mm.models.layers import tile_starts
+from vdeblur_mm.models.layers.stitching import chunk_spans
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))))
 TINY = osp.join(ROOT, 'configs', 'bsstnet', 'bsstnet_c24_1xb1-300i_synthetic.py')

@@ -8,15 +8,28 @@ import torch.nn.functional as F
 from mmagic.models.archs import PixelShufflePack
 from torch import nn
 
-from vdeblur_mm.models.editors.bsstnet.bsstnet_cnn_blocks import (CAB, CAB1, CAB2, LayerNorm2d,
-                                                                 SkipUpSample)
-from vdeblur_mm.models.editors.bsstnet.bsstnet_shift_blocks import (EncoderShiftBlock,
-                                                                   spatial_shift,
-                                                                   temporal_channel_shift)
-from vdeblur_mm.models.editors.bsstnet.bsstnet_swin3d import (STG, STL, RSTBWithInputConv,
-                                                             WindowAttention, compute_mask,
-                                                             get_window_size, window_partition,
-                                                             window_reverse)
+from vdeblur_mm.models.editors.bsstnet.bsstnet_cnn_blocks import (
+    CAB,
+    CAB1,
+    CAB2,
+    LayerNorm2d,
+    SkipUpSample,
+)
+from vdeblur_mm.models.editors.bsstnet.bsstnet_shift_blocks import (
+    EncoderShiftBlock,
+    spatial_shift,
+    temporal_channel_shift,
+)
+from vdeblur_mm.models.editors.bsstnet.bsstnet_swin3d import (
+    STG,
+    STL,
+    RSTBWithInputConv,
+    WindowAttention,
+    compute_mask,
+    get_window_size,
+    window_partition,
+    window_reverse,
+)
 
 ACT = nn.LeakyReLU(negative_slope=0.1, inplace=True)
 # RSTBWithInputConv exactly as BSST.__init__ builds its ``reconstruction``

@@ -1,8 +1,10 @@
 import torch
 from torchvision.ops import deform_conv2d
 
-from vdeblur_mm.models.editors.bsstnet.bsstnet_propagation import (BlurAwareDeformableAlignment,
-                                                                 forward_backward_consistency)
+from vdeblur_mm.models.editors.bsstnet.bsstnet_propagation import (
+    BlurAwareDeformableAlignment,
+    forward_backward_consistency,
+)
 
 
 def reference_alignment(module, x, extra, f1, f2, s1, s2):

@@ -12,8 +12,10 @@ from vdeblur_mm.models.editors.bsstnet.bsstnet_sparse_transformer import (
     SoftSplit,
     TemporalSparseTransformerBlock,
 )
-from vdeblur_mm.models.editors.bsstnet.bsstnet_token_selection import (select_sparse_tokens,
-                                                                  window_blur_scores)
+from vdeblur_mm.models.editors.bsstnet.bsstnet_token_selection import (
+    select_sparse_tokens,
+    window_blur_scores,
+)
 
 # ---------------------------------------------------------------------------------------------
 # references written out with explicit loops (official semantics)

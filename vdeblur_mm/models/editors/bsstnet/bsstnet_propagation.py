@@ -1,8 +1,8 @@
 """Blur-aware feature alignment (BSSTNet's BBFP): flow-guided modulated deformable convolution
 whose modulation masks favour sharp neighbours."""
 import torch
-
 from mmagic.models.utils import flow_warp
+
 from ...layers.dcn import deform_conv_nchw
 from .bsstnet_dcn import SecondOrderDCN
 

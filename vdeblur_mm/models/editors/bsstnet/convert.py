@@ -11,8 +11,12 @@ official computes them) on export. The sparse transformer lives under ``bsst.`` 
 import torch
 from torch import nn
 
-from ...layers.state_dict import (CheckpointConversionError, load_checkpoint_file, strip_prefix,
-                                  unwrap_state_dict)
+from ...layers.state_dict import (
+    CheckpointConversionError,
+    load_checkpoint_file,
+    strip_prefix,
+    unwrap_state_dict,
+)
 
 # (official prefix, our prefix)
 RENAMES = (('softsplit.', 'bsst.softsplit.'), ('softcomp.', 'bsst.softcomp.'),

@@ -38,8 +38,12 @@ import os.path as osp
 
 import torch
 
-from ...layers.state_dict import (CheckpointConversionError, load_checkpoint_file, strip_prefix,
-                                  unwrap_state_dict)
+from ...layers.state_dict import (
+    CheckpointConversionError,
+    load_checkpoint_file,
+    strip_prefix,
+    unwrap_state_dict,
+)
 
 
 def _build_tables():
