@@ -118,7 +118,7 @@ def test_deblur_video_with_window_models(tmp_path, config):
 
 
 def test_deblur_video_with_bsstnet(tmp_path):
-    """BSSTNet (sequence mode, padded to multiples of 8 and at least 64 px) through the video
+    """BSSTNet (sequence mode, padded to multiples of 16 and at least 64 px) through the video
     path: frames in, same number and size out."""
     from vdeblur_mm.inference import deblur_video
     torch.manual_seed(0)

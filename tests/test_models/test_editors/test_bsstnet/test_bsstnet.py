@@ -93,7 +93,7 @@ def test_blur_map_is_high_where_the_motion_is(tmp_path):
 def test_bad_inputs_raise_clear_errors(tiny):
     gen = tiny.generator
     flows = torch.zeros(1, 3, 2, 16, 16)
-    with pytest.raises(ValueError, match='divisible by 8'):
+    with pytest.raises(ValueError, match='divisible by 16'):
         gen(torch.rand(1, 4, 3, 60, 64), flows, flows)
     with pytest.raises(ValueError, match='at least 2 frames'):
         gen(torch.rand(1, 1, 3, 64, 64), flows[:, :0], flows[:, :0])
@@ -125,7 +125,7 @@ def test_paper_test_procedure_stitches_exactly():
 
     model = build(TINY)
     model.generator = PerPixel()
-    x = torch.rand(1, 19, 3, 150, 100)  # not multiples of 8: padded and cropped back
+    x = torch.rand(1, 19, 3, 150, 100)  # not multiples of 16: padded and cropped back
     out = model.restore_video(x)
     assert out.shape == x.shape
     assert torch.allclose(out, x * 2 + 1, atol=1e-6)

@@ -23,7 +23,7 @@ class BSSTNetDeblur(VideoDeblurEditor):
     chunk on whole frames, then the network runs on ``tile``-px tiles overlapping by
     ``tile_overlap`` px ('trim' blending: every pixel from one tile, the boundary in the middle
     of each overlap), under fp16 autocast on CUDA when ``amp``. Frame sizes are padded to
-    multiples of 8 and cropped back.
+    multiples of 16 and cropped back.
 
     Args:
         generator (dict): Config of the network (``BSSTNet``).
@@ -76,7 +76,7 @@ class BSSTNetDeblur(VideoDeblurEditor):
         return self.compute_flows(x)
 
     def crop_context(self, flows, y0, x0, th, tw):
-        """The flows (at 1/4 resolution) of one tile; tiles start at multiples of 8."""
+        """The flows (at 1/4 resolution) of one tile; tiles start at multiples of 16."""
         box = (..., slice(y0 // 4, (y0 + th) // 4), slice(x0 // 4, (x0 + tw) // 4))
         return tuple(f[box] for f in flows)
 

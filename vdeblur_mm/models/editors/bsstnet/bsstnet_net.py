@@ -39,7 +39,8 @@ class BSSTNet(BaseModule):
        residual on the input frames.
 
     The official network only runs on 256×256 clips (hard-coded fold sizes); this one runs on
-    any size divisible by 8 and any clip length >= 2.
+    any size divisible by 16 (the flow refiner works at 1/4 of the 1/4-resolution flows) and any
+    clip length >= 2.
 
     Args:
         mid_channels (int): Channels at 1/4 resolution (propagation, transformer input).
@@ -62,8 +63,8 @@ class BSSTNet(BaseModule):
         init_cfg (dict, optional): mmengine init config. Default: None.
     """
 
-    # what inference needs (read by vdeblur_mm.inference): whole clips, sizes divisible by 8
-    inference_spec = dict(mode='sequence', size_multiple=8, min_size=64)
+    # what inference needs (read by VideoDeblurEditor): whole clips, sizes divisible by 16
+    inference_spec = dict(mode='sequence', size_multiple=16, min_size=64)
 
     def __init__(self, mid_channels=192, enc_channels=64, max_residue_magnitude=5.0,
                  swin_cfg=None, transformer_cfg=None, refine_flows=True, blur_map_eps=1e-6,
@@ -129,8 +130,8 @@ class BSSTNet(BaseModule):
         # at least 2 frames: the blur maps come from flows between neighbours
         check_video(lqs, 'lqs', channels=3, min_frames=2)
         n, t, _, h, w = lqs.shape
-        if h % 8 or w % 8:
-            raise ValueError(f'BSSTNet needs frame sizes divisible by 8, got {h}x{w}; pad the '
+        if h % 16 or w % 16:
+            raise ValueError(f'BSSTNet needs frame sizes divisible by 16, got {h}x{w}; pad the '
                              'frames (the test and inference paths do this)')
         expected = (n, t - 1, 2, h // 4, w // 4)
         for name, flow in (('flows_forward', flows_forward), ('flows_backward', flows_backward)):
@@ -222,7 +223,7 @@ class BSSTNet(BaseModule):
         """Deblur a clip.
 
         Args:
-            lqs (Tensor): Blurry frames (n, t, 3, h, w) in [0, 1]; h, w divisible by 8.
+            lqs (Tensor): Blurry frames (n, t, 3, h, w) in [0, 1]; h, w divisible by 16.
             flows_forward (Tensor): (n, t-1, 2, h/4, w/4); entry i: frame i+1 → frame i.
             flows_backward (Tensor): (n, t-1, 2, h/4, w/4); entry i: frame i → frame i+1.
 
