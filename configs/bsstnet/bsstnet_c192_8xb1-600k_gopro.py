@@ -55,6 +55,10 @@ train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=50
 val_cfg = dict(type='MultiValLoop')
 test_cfg = dict(type='MultiTestLoop')
 
+# the frozen RAFT weights are (non-persistent) buffers, equal on every rank, and the network's
+# buffers are constants: nothing to broadcast before every forward
+model_wrapper_cfg = dict(type='MMDistributedDataParallel', broadcast_buffers=False)
+
 optim_wrapper = dict(
     type='AmpOptimWrapper',
     optimizer=dict(type='AdamW', lr=4e-4, betas=(0.9, 0.99), weight_decay=0),

@@ -44,7 +44,14 @@ def test_raft_loads_local_weights_and_pads(tmp_path):
     assert flow.shape == (1, 2, 36, 44) and torch.isfinite(flow).all()
     saved = torch.load(path)
     name = next(iter(saved))
-    assert torch.equal(est.raft.state_dict()[name], saved[name])
+    assert torch.equal(dict(est.raft.named_buffers())[name], saved[name])
+    # frozen weights are non-persistent buffers of a real submodule: .to() moves them, they
+    # are neither parameters nor state-dict entries of a model that holds the estimator
+    holder = torch.nn.Module()
+    holder.flow_estimator = est
+    assert list(holder.parameters()) == [] and holder.state_dict() == {}
+    holder.to(torch.float64)
+    assert dict(est.raft.named_buffers())[name].dtype == torch.float64
     bad = tmp_path / 'bad.pth'
     torch.save({'x': torch.zeros(1)}, bad)
     with pytest.raises(RuntimeError):

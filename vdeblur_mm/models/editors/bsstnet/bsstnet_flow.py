@@ -20,10 +20,28 @@ from .raft_convert import load_raft_state_dict
 
 
 class FrozenFlowEstimator(nn.Module):
-    """Base class: no gradients, always in eval mode (``train()`` keeps it frozen)."""
+    """Base class: no gradients, always in eval mode (``train()`` keeps it frozen).
+
+    A model holds its estimator as an ordinary submodule, so ``.to(device)`` / ``.cuda()`` move
+    it, while :meth:`freeze` turns its weights into non-persistent buffers: they are not
+    parameters (no optimizer, no DDP gradient buckets, no ``named_parameters``) and not in the
+    model's state dict (the estimator has its own weight file).
+    """
 
     def train(self, mode=True):
         return super().train(False)
+
+    def freeze(self):
+        """Make every parameter and buffer of this estimator a non-persistent buffer."""
+        for module in self.modules():
+            for name, param in list(module._parameters.items()):
+                if param is None:
+                    continue
+                del module._parameters[name]
+                module.register_buffer(name, param.detach(), persistent=False)
+            for name in list(module._buffers):
+                module._non_persistent_buffers_set.add(name)
+        return self.train(False)
 
     def _check(self, image1, image2):
         for name, image in (('image1', image1), ('image2', image2)):
@@ -98,7 +116,7 @@ class RAFTFlowEstimator(FrozenFlowEstimator):
             load_checkpoint_file(checkpoint)
         state = state.get('state_dict', state)
         self.raft.load_state_dict(state, strict=True)
-        self.raft.requires_grad_(False)
+        self.freeze()
         self.num_flow_updates = num_flow_updates
         self.train(False)
 
