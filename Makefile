@@ -3,10 +3,13 @@
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install test demo clean-demo
+.PHONY: install lint test demo clean-demo
 
 install:
 	@bash tools/install.sh
+
+lint: install
+	.venv/bin/ruff check .
 
 test: install
 	$(PY) -m pytest -q $(PYTEST_ARGS) tests

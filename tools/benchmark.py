@@ -11,7 +11,9 @@ import argparse
 import json
 import sys
 
-import _common  # noqa: F401
+import _common  # noqa: F401  (puts the clone on sys.path, applies the compat fixes)
+
+# isort: split
 import torch
 from mmengine.config import DictAction
 

@@ -17,9 +17,12 @@ import json
 import subprocess
 import sys
 
-import _common  # noqa: F401  (must come before mmagic)
+import _common  # noqa: F401  (puts the clone on sys.path, applies the compat fixes)
+
+# isort: split
 import numpy as np
 import torch
+
 
 def synthetic_blur_maps(frames, size=256, seed=0):
     """Blur maps (1, T, 1, size/4, size/4) of a synthetic camera-shake clip."""

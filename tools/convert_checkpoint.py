@@ -20,7 +20,9 @@ import os
 import os.path as osp
 import sys
 
-import _common  # noqa: F401  (must come before mmagic)
+import _common  # noqa: F401  (puts the clone on sys.path, applies the compat fixes)
+
+# isort: split
 
 
 def _build_model(config, part=None):
@@ -28,9 +30,8 @@ def _build_model(config, part=None):
     check a conversion against."""
     if not config:
         return None
-    from mmengine.registry import init_default_scope
-
     from mmagic.registry import MODELS
+    from mmengine.registry import init_default_scope
     cfg = _common.load_config(config)
     init_default_scope(cfg.get('default_scope', 'mmagic'))
     return MODELS.build(cfg.model[part] if part else cfg.model)

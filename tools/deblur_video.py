@@ -9,7 +9,9 @@ import argparse
 import sys
 import time
 
-import _common  # noqa: F401
+import _common  # noqa: F401  (puts the clone on sys.path, applies the compat fixes)
+
+# isort: split
 import torch
 from mmengine.config import DictAction
 

@@ -13,7 +13,9 @@ import subprocess
 import sys
 import time
 
-import _common  # noqa: F401
+import _common  # noqa: F401  (puts the clone on sys.path, applies the compat fixes)
+
+# isort: split
 import cv2
 import numpy as np
 
@@ -28,9 +30,9 @@ def run(cmd):
 
 def blurry_input_psnr(cfg):
     """PSNR of the blurry input against the sharp frames, with the test evaluator's metric."""
+    from mmagic.registry import DATASETS
     from mmengine.registry import init_default_scope
 
-    from mmagic.registry import DATASETS
     from vdeblur_mm.evaluation import VideoPSNR
     init_default_scope('mmagic')
     dataset = DATASETS.build(cfg.test_dataloader.dataset)

@@ -6,7 +6,9 @@ Example:
 import argparse
 import time
 
-import _common  # noqa: F401
+import _common  # noqa: F401  (puts the clone on sys.path, applies the compat fixes)
+
+# isort: split
 from vdeblur_mm.datasets import generate_synthetic_dataset
 
 

@@ -9,7 +9,9 @@ name mismatch, corrupt frame, size mismatch) when the folder is not usable.
 import argparse
 import sys
 
-import _common  # noqa: F401
+import _common  # noqa: F401  (puts the clone on sys.path, applies the compat fixes)
+
+# isort: split
 from vdeblur_mm.datasets import DATASET_LAYOUTS, validate_dataset, write_annotation
 
 

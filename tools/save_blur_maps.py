@@ -13,9 +13,12 @@ import argparse
 import os.path as osp
 import sys
 
-import _common  # noqa: F401  (must come before mmagic)
+import _common  # noqa: F401  (puts the clone on sys.path, applies the compat fixes)
+
+# isort: split
 import numpy as np
 import torch
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

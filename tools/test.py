@@ -3,7 +3,9 @@ import argparse
 import os
 import os.path as osp
 
-import _common  # noqa: F401  (must come before mmagic)
+import _common  # noqa: F401  (puts the clone on sys.path, applies the compat fixes)
+
+# isort: split
 import mmengine
 from mmengine.config import DictAction
 from mmengine.hooks import Hook
@@ -17,7 +19,8 @@ def parse_args():
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--out', help='write the metrics to this file (json/yaml/pkl)')
-    parser.add_argument('--dump', help='also write every restored clip (uint8 frames) to this pickle file')
+    parser.add_argument('--dump',
+                        help='also write every restored clip (uint8 frames) to this pickle file')
     parser.add_argument('--work-dir', help='the directory to save logs and results')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,

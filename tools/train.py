@@ -3,7 +3,9 @@ import argparse
 import os
 import os.path as osp
 
-import _common  # noqa: F401  (must come before mmagic)
+import _common  # noqa: F401  (puts the clone on sys.path, applies the compat fixes)
+
+# isort: split
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 

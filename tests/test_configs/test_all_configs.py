@@ -5,10 +5,9 @@ import os.path as osp
 
 import pytest
 import torch
+from mmagic.registry import DATASETS, MODELS
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-
-from mmagic.registry import DATASETS, MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(

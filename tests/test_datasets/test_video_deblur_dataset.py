@@ -4,8 +4,14 @@ import os.path as osp
 import numpy as np
 import pytest
 
-from vdeblur_mm.datasets import (DatasetError, LoadVideoFrames, SampleVideoClip,
-                                 VideoDeblurDataset, discover_sequences)
+from vdeblur_mm.datasets import (
+    DatasetError,
+    LoadVideoFrames,
+    SampleVideoClip,
+    VideoDeblurDataset,
+    discover_sequences,
+)
+
 from ..conftest import random_frames, write_sequence
 
 LAYOUT_DIRS = {

@@ -3,8 +3,13 @@ import pytest
 import torch
 from torch import nn
 
-from vdeblur_mm.inference import (FrameReader, FrameWriter, VideoReadError, VideoRestorer,
-                                  tile_starts)
+from vdeblur_mm.inference import (
+    FrameReader,
+    FrameWriter,
+    VideoReadError,
+    VideoRestorer,
+    tile_starts,
+)
 from vdeblur_mm.models.layers import pad_to_multiple
 
 

@@ -1,6 +1,6 @@
 from .layouts import DATASET_LAYOUTS, discover_sequences, list_frames
-from .transforms import LoadVideoFrames, SampleVideoClip
 from .synthetic import generate_synthetic_dataset
+from .transforms import LoadVideoFrames, SampleVideoClip
 from .validation import validate_dataset, write_annotation
 from .video_deblur_dataset import DatasetError, VideoDeblurDataset, read_annotation, scan_sequence
 

@@ -2,9 +2,9 @@
 import os.path as osp
 from typing import List, Optional, Sequence
 
+from mmagic.registry import DATASETS
 from mmengine.dataset import BaseDataset
 
-from mmagic.registry import DATASETS
 from .layouts import discover_sequences, list_frames, resolve_layout
 
 

@@ -1,5 +1,9 @@
-from ..models.layers.stitching import (InferenceSpec, StitchSettings, VideoStitcher,
-                                      resolve_inference_spec)
+from ..models.layers.stitching import (
+                                      InferenceSpec,
+                                      StitchSettings,
+                                      VideoStitcher,
+                                      resolve_inference_spec,
+)
 from ..models.layers.video import tile_starts
 from .api import deblur_video, init_model
 from .restorer import VideoRestorer, build_stitcher

@@ -11,11 +11,10 @@ def init_model(config, checkpoint=None, device='cpu', cfg_options=None):
     Raises:
         FileNotFoundError: the config or the checkpoint does not exist.
     """
+    from mmagic.registry import MODELS
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from mmengine.runner import load_checkpoint
-
-    from mmagic.registry import MODELS
     if isinstance(config, str):
         if not osp.isfile(config):
             raise FileNotFoundError(f'config file {config} does not exist')

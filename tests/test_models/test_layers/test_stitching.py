@@ -2,9 +2,15 @@
 import pytest
 import torch
 
-from vdeblur_mm.models.layers.stitching import (InferenceSpec, StitchSettings, VideoStitcher,
-                                                chunk_spans, resolve_inference_spec,
-                                                stitch_chunks, stitch_tiles)
+from vdeblur_mm.models.layers.stitching import (
+    InferenceSpec,
+    StitchSettings,
+    VideoStitcher,
+    chunk_spans,
+    resolve_inference_spec,
+    stitch_chunks,
+    stitch_tiles,
+)
 from vdeblur_mm.models.layers.video import sliding_window
 
 

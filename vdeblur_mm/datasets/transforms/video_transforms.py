@@ -2,10 +2,9 @@
 import os.path as osp
 
 import numpy as np
-from mmcv.transforms import BaseTransform
-
 from mmagic.datasets.transforms import LoadImageFromFile
 from mmagic.registry import TRANSFORMS
+from mmcv.transforms import BaseTransform
 
 
 @TRANSFORMS.register_module()

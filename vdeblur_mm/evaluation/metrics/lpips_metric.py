@@ -4,9 +4,9 @@ from typing import Optional, Sequence
 
 import numpy as np
 import torch
-
 from mmagic.evaluation.metrics.base_sample_wise_metric import BaseSampleWiseMetric
 from mmagic.registry import METRICS
+
 from .video_metrics import VideoProtocolMixin
 
 # torchvision's ImageNet checkpoints that the lpips package would otherwise download

@@ -6,8 +6,7 @@ from mmagic.models import BaseEditModel
 from mmagic.structures import DataSample
 
 from ..layers.checks import check_video
-from ..layers.stitching import (InferenceSpec, StitchSettings, VideoStitcher,
-                                resolve_inference_spec)
+from ..layers.stitching import InferenceSpec, StitchSettings, VideoStitcher, resolve_inference_spec
 
 
 class VideoDeblurEditor(BaseEditModel):

@@ -19,9 +19,9 @@ Blending (``blend``), the same rule in time and in space: 'trim' (default) takes
 pixel from exactly one chunk / tile, the boundary ``overlap // 2`` items before the end of the
 earlier one (so each side of a boundary has context: ``overlap // 2`` items on one side,
 ``overlap - overlap // 2`` on the other; the last chunk/tile, aligned to the end, takes over
-where the previous one stopped); 'average' averages every overlap uniformly. The last chunk/tile always ends at the video end / frame edge,
-so every chunk has ``chunk_frames`` frames and every tile ``tile`` pixels when the video is
-large enough.
+where the previous one stopped); 'average' averages every overlap uniformly. The last
+chunk/tile always ends at the video end / frame edge, so every chunk has ``chunk_frames``
+frames and every tile ``tile`` pixels when the video is large enough.
 """
 from dataclasses import asdict, dataclass, fields
 from itertools import islice
@@ -100,8 +100,8 @@ class StitchSettings:
     ``chunk_overlap`` frames are shared by consecutive chunks; for window models
     :meth:`resolve` sets it to ``window_frames - 1`` (every kept frame then sees its true
     neighbours) and the temporal blend is 'trim' (each frame has exactly one full window).
-    ``tile`` None (or 0 in :meth:`resolve`) processes whole frames. ``window_batch`` is the number of
-    windows per network call of a window model; ``temporal_padding`` ('replicate' or
+    ``tile`` None (or 0 in :meth:`resolve`) processes whole frames. ``window_batch`` is the
+    number of windows per network call of a window model; ``temporal_padding`` ('replicate' or
     'reflection') fills a window beyond the video ends.
     """
     chunk_frames: int = 30

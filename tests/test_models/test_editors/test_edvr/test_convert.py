@@ -5,17 +5,25 @@ import re
 
 import pytest
 import torch
+from mmagic.registry import MODELS
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
-from mmagic.registry import MODELS
 from vdeblur_mm.models.editors.edvr import EDVRDeblurNet
-from vdeblur_mm.models.editors.edvr.convert import (BASICSR_KEY_MAP, CheckpointConversionError,
-                                                    _OURS, _THEIRS, basicsr_edvr_param_shapes,
-                                                    basicsr_key_to_ours, count_params,
-                                                    edvr_from_basicsr, edvr_to_basicsr,
-                                                    infer_basicsr_edvr_hparams,
-                                                    our_key_to_basicsr)
+from vdeblur_mm.models.editors.edvr.convert import (
+    _OURS,
+    _THEIRS,
+    BASICSR_KEY_MAP,
+    CheckpointConversionError,
+    basicsr_edvr_param_shapes,
+    basicsr_key_to_ours,
+    count_params,
+    edvr_from_basicsr,
+    edvr_to_basicsr,
+    infer_basicsr_edvr_hparams,
+    our_key_to_basicsr,
+)
+
 from .basicsr_reference import basicsr_edvr_forward, random_basicsr_state
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))))

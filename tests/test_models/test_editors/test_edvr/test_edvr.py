@@ -5,12 +5,12 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
+from mmagic.registry import MODELS
+from mmagic.structures import DataSample
 from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 from mmengine.registry import init_default_scope
 
-from mmagic.registry import MODELS
-from mmagic.structures import DataSample
 from vdeblur_mm.inference import VideoRestorer
 from vdeblur_mm.models.layers import window_indices
 

@@ -1,11 +1,11 @@
 """EDVRDeblurNet and its blocks: shapes, gradients, input checks, fidelity to BasicSR/mmagic."""
 import pytest
 import torch
-
 from mmagic.models.editors.edvr import EDVRNet
-from vdeblur_mm.models.editors.edvr import (EDVRDeblurNet, PCDAlignment, PredeblurModule,
-                                            TSAFusion)
+
+from vdeblur_mm.models.editors.edvr import EDVRDeblurNet, PCDAlignment, PredeblurModule, TSAFusion
 from vdeblur_mm.models.editors.edvr.convert import basicsr_key_to_ours
+
 from .basicsr_reference import basicsr_edvr_forward, random_basicsr_state
 
 TINY = dict(mid_channels=16, num_frames=3, deform_groups=2, num_extract_block=1,

@@ -2,13 +2,13 @@
 """EDVR network with BasicSR's pre-deblurring and high-resolution-input (deblurring) path."""
 import torch
 import torch.nn.functional as F
+from mmagic.models.archs import PixelShufflePack, ResidualBlockNoBN
+from mmagic.models.utils import make_layer
+from mmagic.registry import MODELS
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import nn
 
-from mmagic.models.archs import PixelShufflePack, ResidualBlockNoBN
-from mmagic.models.utils import make_layer
-from mmagic.registry import MODELS
 from vdeblur_mm.models.layers import ModulatedDCNPack
 
 LRELU = dict(type='LeakyReLU', negative_slope=0.1)
