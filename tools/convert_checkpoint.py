@@ -154,7 +154,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from vdeblur_mm.models.layers.state_dict import CheckpointConversionError
+    from vdeblur_mm.utils.checkpoint import CheckpointConversionError
     if not osp.isfile(args.input):
         raise SystemExit(f'error: input checkpoint {args.input} does not exist')
     if osp.exists(args.output) and not args.force:

@@ -7,6 +7,7 @@ import torch
 from mmagic.evaluation.metrics.base_sample_wise_metric import BaseSampleWiseMetric
 from mmagic.registry import METRICS
 
+from ...utils.checkpoint import load_checkpoint_file
 from .video_metrics import VideoProtocolMixin
 
 # torchvision's ImageNet checkpoints that the lpips package would otherwise download
@@ -29,7 +30,7 @@ def build_lpips(net='alex', backbone_path=None, device='cpu'):
             f'{backbone_path!r} does not exist. Download torchvision\'s '
             f'{BACKBONE_FILES[net]} once and pass its path as backbone_path.')
     model = lpips.LPIPS(pretrained=True, net=net, pnet_rand=True, verbose=False)
-    state = torch.load(backbone_path, map_location='cpu', weights_only=True)
+    state = load_checkpoint_file(backbone_path)
     if 'state_dict' in state:
         state = state['state_dict']
     # lpips slices torchvision's ``features`` into slice1..sliceN, keeping the layer indices:

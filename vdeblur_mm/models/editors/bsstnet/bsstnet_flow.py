@@ -13,8 +13,8 @@ import torch
 from mmagic.registry import MODELS
 from torch import nn
 
+from ....utils.checkpoint import load_checkpoint_file
 from ...layers.checks import check_tensor, check_video
-from ...layers.state_dict import load_checkpoint_file
 from ...layers.video import pad_to_multiple
 from .raft_convert import load_raft_state_dict
 

@@ -29,9 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ....utils.checkpoint import load_checkpoint_file, strip_prefix, unwrap_state_dict
 from ...layers.checks import check_tensor
 from ...layers.dcn import deform_conv_nchw
-from ...layers.state_dict import load_checkpoint_file, strip_prefix, unwrap_state_dict
 from .bsstnet_dcn import SecondOrderDCN
 
 

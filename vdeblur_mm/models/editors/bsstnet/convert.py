@@ -11,7 +11,7 @@ official computes them) on export. The sparse transformer lives under ``bsst.`` 
 import torch
 from torch import nn
 
-from ...layers.state_dict import (
+from ....utils.checkpoint import (
     CheckpointConversionError,
     load_checkpoint_file,
     strip_prefix,

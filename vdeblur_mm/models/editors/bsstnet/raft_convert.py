@@ -38,7 +38,7 @@ import os.path as osp
 
 import torch
 
-from ...layers.state_dict import (
+from ....utils.checkpoint import (
     CheckpointConversionError,
     load_checkpoint_file,
     strip_prefix,

@@ -8,8 +8,8 @@ import torch
 from mmagic.registry import MODELS
 from mmengine.logging import print_log
 
+from ....utils.checkpoint import load_checkpoint_file, unwrap_state_dict
 from ...base_models import VideoDeblurEditor
-from ...layers.state_dict import load_checkpoint_file, unwrap_state_dict
 from ...layers.stitching import resolve_inference_spec
 from ...layers.video import sliding_window, window_indices
 

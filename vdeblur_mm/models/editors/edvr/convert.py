@@ -45,7 +45,7 @@ from math import prod
 
 import torch
 
-from ...layers.state_dict import CheckpointConversionError, load_checkpoint_file
+from ....utils.checkpoint import CheckpointConversionError, load_checkpoint_file
 
 # placeholder -> regex of what it may stand for (one key segment unless it says otherwise)
 _FIELDS = dict(p='weight|bias', k=r'\d+', i=r'\d+', c='conv1|conv2', l='l[123]',

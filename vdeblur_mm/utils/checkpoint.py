@@ -1,4 +1,5 @@
-"""Reading state dicts out of checkpoints written by other code bases."""
+"""Reading checkpoints: the one loader of the package, state dicts out of other code bases'
+checkpoints, and the one error type of every checkpoint converter."""
 
 
 class CheckpointConversionError(ValueError, KeyError):
