@@ -9,7 +9,7 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import nn
 
-from vdeblur_mm.models.layers import ModulatedDCNPack
+from ...layers import ModulatedDCNPack
 
 LRELU = dict(type='LeakyReLU', negative_slope=0.1)
 
