@@ -1,3 +1,4 @@
+# Adapted from XPixelGroup/BasicSR (arch_util.py, DCNv2Pack) and open-mmlab/mmagic; Apache-2.0.
 """Modulated deformable convolution (DCNv2) whose offsets come from a separate feature."""
 import torch
 from mmcv.ops import ModulatedDeformConv2d, modulated_deform_conv2d

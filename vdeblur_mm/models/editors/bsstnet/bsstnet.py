@@ -1,3 +1,4 @@
+# Adapted from huicongzhang/BSSTNet (Video_BSST_model.py), MIT per its README; THIRD_PARTY.md
 """BSSTNet model wrapper: frozen optical flow, L1 training, the paper's chunked and tiled test."""
 import torch
 from mmagic.registry import MODELS

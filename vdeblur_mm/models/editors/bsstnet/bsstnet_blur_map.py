@@ -1,3 +1,4 @@
+# Adapted from huicongzhang/BSSTNet (BSST_arch.py, get_blur_map), MIT per README; THIRD_PARTY.md
 """Optical-flow blur maps (BSSTNet: Blur-aware Spatio-temporal Sparse Transformer, CVPR 2024).
 
 A pixel that moves a lot between neighbouring frames was blurred a lot within its frame: the

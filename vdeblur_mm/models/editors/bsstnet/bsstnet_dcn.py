@@ -1,3 +1,4 @@
+# Adapted from open-mmlab/mmagic (BasicVSR++ SecondOrderDeformableAlignment), Apache-2.0.
 """The second-order deformable convolution of BSSTNet's two alignments (BBFP's blur-aware one and
 the flow refiner's), after BasicVSR++'s second-order deformable alignment."""
 import torch

@@ -1,3 +1,4 @@
+# Adapted from huicongzhang/BSSTNet (BSST_arch.py) and pytorch/vision (RAFT, BSD-3); THIRD_PARTY.md
 """Frozen optical-flow estimators: RAFT (torchvision's implementation, weights from a local file)
 and a dependency-free classical fallback (OpenCV's DIS).
 

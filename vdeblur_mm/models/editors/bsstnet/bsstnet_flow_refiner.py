@@ -1,3 +1,4 @@
+# Ported from sczhou/ProPainter (recurrent_flow_completion.py), S-Lab License 1.0 (non-commercial)
 """BSSTNet's flow refiner: ProPainter's recurrent flow-completion network, as BSSTNet uses it.
 
 Paper: Blur-aware Spatio-temporal Sparse Transformer for Video Deblurring (CVPR 2024); the

@@ -1,3 +1,4 @@
+# Ported from sczhou/ProPainter (sparse_transformer.py) via BSSTNet, S-Lab License 1.0 (NC)
 """BSST's sparse window attention: selected (frame, window) slots attend jointly to the keys of
 their window's selected frames (own, rolled neighbour and pooled global tokens), the other slots
 to their own window in small groups of frames.

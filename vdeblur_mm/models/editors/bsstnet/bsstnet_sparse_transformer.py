@@ -1,3 +1,4 @@
+# Ported from sczhou/ProPainter (sparse_transformer.py) via BSSTNet, S-Lab License 1.0 (NC)
 """BSSTNet's blur-aware spatio-temporal sparse transformer (BSST): soft split / soft composition,
 the transformer layers and their fusion feed-forward; the sparse window attention with rolled and
 pooled keys is in ``bsstnet_sparse_attention``, the blur-driven token selection in

@@ -1,3 +1,4 @@
+# Ported from JingyunLiang/RVRT (network_rvrt.py) via BSSTNet, CC BY-NC 4.0; THIRD_PARTY.md
 """BSSTNet's fusion of its five feature streams: RVRT's 3-D (shifted) window Swin transformer
 blocks, the residual groups and the input convolution around them.
 

@@ -1,3 +1,4 @@
+# Adapted from huicongzhang/BSSTNet (BSST_arch.py, token selection), MIT per README
 """BSST's blur-aware token selection: window blur scores from the blur map, and per layer the
 query and key/value (frame, window) slots of the sparse attention.
 

@@ -1,3 +1,4 @@
+# Adapted from huicongzhang/BSSTNet (BSST_arch.py key layout), MIT per README; THIRD_PARTY.md
 """Official BSSTNet checkpoints (huicongzhang/BSSTNet, BasicSR layout ``{'params': ...}``) to and
 from this package's ``BSSTNet`` generator.
 

@@ -1,3 +1,4 @@
+# Adapted from princeton-vl/RAFT and pytorch/vision (optical_flow/raft.py), BSD-3-Clause.
 """RAFT-large weights: the official princeton-vl layout <-> torchvision's layout.
 
 The official RAFT (princeton-vl/RAFT; BSSTNet copies it into ``basicsr/archs/RAFT``) and
