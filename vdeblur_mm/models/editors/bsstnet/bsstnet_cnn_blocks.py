@@ -6,14 +6,35 @@ of huicongzhang/BSSTNet), so the ``state_dict`` of every block here has the offi
 shapes and official weights load into it unchanged.
 """
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ...layers.checks import check_tensor
 
 __all__ = [
     'conv', 'LayerNorm2d', 'SimpleGate', 'SimpleGate2', 'CALayer', 'RepConv', 'RepConv2', 'CAB',
-    'CAB1', 'CAB2', 'SkipUpSample'
+    'CAB1', 'CAB2', 'SkipUpSample', 'pointwise_conv', 'depthwise_conv_nhwc',
+    'gated_residual_nhwc'
 ]
+
+
+def pointwise_conv(x, weight, bias=None):
+    """A 1x1 convolution as one matrix product over the pixels of each sample.
+
+    Args:
+        x (Tensor): (n, c, h, w).
+        weight (Tensor): (o, c) shared by the samples, or (n, o, c) per sample (a channel
+            scaling folded into the weights, e.g. channel attention).
+        bias (Tensor, optional): (o, ). Default: None.
+
+    Returns:
+        Tensor: (n, o, h, w), contiguous.
+    """
+    n, c, h, w = x.shape
+    x = x.reshape(n, c, h * w)
+    weight = weight.expand(n, -1, -1)
+    y = torch.bmm(weight, x) if bias is None else torch.baddbmm(bias.view(1, -1, 1), weight, x)
+    return y.view(n, -1, h, w)
 
 
 def conv(in_channels, out_channels, kernel_size, bias=False, stride=1):
@@ -88,9 +109,36 @@ class CALayer(nn.Module):
             nn.Sigmoid(),
         )
 
+    def scale_of_mean(self, mean):
+        """The attention weights (n, c) from the pooled map (n, c): the two 1x1 convs of a
+        1x1 map as matrix products (a convolution call costs more than the product)."""
+        conv_a, _, conv_b, _ = self.conv_du
+        s = F.linear(mean, conv_a.weight.flatten(1), conv_a.bias).relu_()
+        return torch.sigmoid(F.linear(s, conv_b.weight.flatten(1), conv_b.bias))
+
+    def scale(self, x):
+        """The attention weights (n, c) of an (n, c, h, w) map."""
+        return self.scale_of_mean(x.mean((2, 3)))
+
     def forward(self, x):
         """(n, c, h, w) -> (n, c, h, w)."""
-        return x * self.conv_du(self.avg_pool(x))
+        return x * self.scale(x)[:, :, None, None]
+
+
+def _fuse_depthwise(*convs):
+    """Kernel, bias and padding of one depthwise conv equal to the sum of ``convs`` (odd,
+    'same'-padded depthwise convs of the same channels) plus the identity."""
+    size = max(c.kernel_size[0] for c in convs)
+    weight = None
+    for c in convs:
+        p = (size - c.kernel_size[0]) // 2
+        w = F.pad(c.weight, (p, p, p, p)) if p else c.weight
+        weight = w if weight is None else weight + w
+    identity = torch.zeros_like(weight[:1])
+    identity[..., size // 2, size // 2] = 1
+    biases = [c.bias for c in convs if c.bias is not None]
+    bias = sum(biases[1:], biases[0]) if biases else None
+    return weight + identity, bias, size // 2
 
 
 class RepConv(nn.Module):
@@ -108,9 +156,15 @@ class RepConv(nn.Module):
                                 groups=n_feat)
         self.conv_2 = nn.Conv2d(n_feat, n_feat, 3, bias=bias, padding=1, groups=n_feat)
 
+    def fused(self):
+        """Weight and bias of the one depthwise conv equal to ``conv_1 + conv_2 + identity``
+        (structural re-parameterisation: kernels summed, identity as a centre tap)."""
+        return _fuse_depthwise(self.conv_1, self.conv_2)
+
     def forward(self, x):
         """(n, c, h, w) -> (n, c, h, w)."""
-        return self.conv_1(x) + self.conv_2(x) + x
+        weight, bias, padding = self.fused()
+        return F.conv2d(x, weight, bias, padding=padding, groups=x.size(1))
 
 
 class RepConv2(nn.Module):
@@ -126,9 +180,14 @@ class RepConv2(nn.Module):
         super().__init__()
         self.conv_2 = nn.Conv2d(n_feat, n_feat, 3, bias=bias, padding=1, groups=n_feat)
 
+    def fused(self):
+        """Weight and bias of the one depthwise conv equal to ``conv_2 + identity``."""
+        return _fuse_depthwise(self.conv_2)
+
     def forward(self, x):
         """(n, c, h, w) -> (n, c, h, w)."""
-        return self.conv_2(x) + x
+        weight, bias, padding = self.fused()
+        return F.conv2d(x, weight, bias, padding=padding, groups=x.size(1))
 
 
 class CAB(nn.Module):
@@ -159,7 +218,8 @@ class CAB(nn.Module):
     def forward(self, x):
         """(t, c, h, w) -> (t, c, h, w); frames (or any batch) in the first dim."""
         check_tensor(x, type(self).__name__, 4, '(t, c, h, w)')
-        return self.CA(self.body(x)) + x
+        y = self.body(x)
+        return torch.addcmul(x, y, self.CA.scale(y)[:, :, None, None])
 
 
 def _gated_body(in_feat, n_feat, kernel_size, bias):
@@ -174,6 +234,46 @@ def _gated_body(in_feat, n_feat, kernel_size, bias):
         CALayer(n_feat, bias=bias),  # 6 (official CALayer2)
         conv(n_feat, n_feat, 1, bias=bias),  # 7
     )
+
+
+def depthwise_conv_nhwc(x, weight, bias, padding):
+    """Depthwise conv of a channels-last map: (n, h, w, c) -> (n, h, w, c)."""
+    y = F.conv2d(x.permute(0, 3, 1, 2), weight, bias, padding=padding, groups=x.size(-1))
+    return y.permute(0, 2, 3, 1).contiguous()  # a view: convs keep the channels-last layout
+
+
+def gated_residual_nhwc(x, norm, body, beta):
+    """``beta * body(norm(x))`` of :class:`CAB1` / :class:`CAB2` on a channels-last map
+    (n, h, w, c_in) -> (n, h, w, c); the same function as the modules' definition with fewer
+    passes over the map (every device):
+
+    - channels last, the norm is one ``layer_norm`` over the last dim and the 1x1 convs are
+      ``linear`` layers (plain matrix products, no layout changes);
+    - ``RepConv2`` / ``RepConv`` run as one depthwise conv each (kernels summed, the identity
+      as a centre tap) instead of two or three convs and the additions;
+    - the channel attention's scaling and ``beta`` are folded into the last 1x1 conv (one
+      weight matrix per sample), so neither multiplies the map.
+    """
+    conv0, rep2, _, rep, conv4, _, ca, conv7 = body
+    n, h, w, _ = x.shape
+    z = F.layer_norm(x, (x.size(-1), ), norm.weight, norm.bias, norm.eps)
+    a, b = depthwise_conv_nhwc(F.linear(z, conv0.weight.flatten(1), conv0.bias),
+                               *rep2.fused()).chunk(2, dim=-1)
+    z = depthwise_conv_nhwc(a * b, *rep.fused())
+    a, b = F.linear(z, conv4.weight.flatten(1), conv4.bias).chunk(2, dim=-1)
+    z = (a * torch.sigmoid(b)).view(n, h * w, -1)
+    beta = beta.view(-1)
+    w7 = (conv7.weight.flatten(1) * beta[:, None]).unsqueeze(0) * ca.scale_of_mean(
+        z.mean(1)).unsqueeze(1)  # (n, c, c): W7 diag(scale) per sample
+    if conv7.bias is None:
+        y = torch.bmm(z, w7.transpose(1, 2))
+    else:
+        y = torch.baddbmm((conv7.bias * beta).view(1, 1, -1), z, w7.transpose(1, 2))
+    return y.view(n, h, w, -1)
+
+
+def _to_nhwc(x):
+    return x.permute(0, 2, 3, 1).contiguous()
 
 
 class CAB1(nn.Module):
@@ -200,7 +300,13 @@ class CAB1(nn.Module):
     def forward(self, x):
         """(t, c, h, w) -> (t, c, h, w)."""
         check_tensor(x, type(self).__name__, 4, '(t, c, h, w)')
-        return x + self.body(self.norm(x)) * self.beta
+        # the channels-last residual added to the input keeps the input's layout
+        return x + gated_residual_nhwc(_to_nhwc(x), self.norm, self.body,
+                                       self.beta).permute(0, 3, 1, 2)
+
+    def forward_nhwc(self, x):
+        """:meth:`forward` of a channels-last map: (t, h, w, c) -> (t, h, w, c)."""
+        return x + gated_residual_nhwc(x, self.norm, self.body, self.beta)
 
 
 class CAB2(nn.Module):
@@ -236,9 +342,21 @@ class CAB2(nn.Module):
         """(t, c + a, h, w) -> (t, c, h, w)."""
         check_tensor(x_input, type(self).__name__, 4, '(t, c + add_channel, h, w)',
                      (None, self.n_feat + self.add_channel, None, None))
-        shortcut, extra = x_input[:, :self.n_feat], x_input[:, self.n_feat:]
-        res = self.body(self.norm(torch.cat((shortcut, self.conv1(extra)), dim=1)))
-        return shortcut + res * self.beta
+        return self.forward_split(x_input[:, :self.n_feat], x_input[:, self.n_feat:])
+
+    def forward_split(self, shortcut, extra):
+        """:meth:`forward` of ``cat(shortcut, extra)`` without building that concatenation:
+        shortcut (t, c, h, w), extra (t, a, h, w) -> (t, c, h, w)."""
+        res = self.forward_split_nhwc(_to_nhwc(shortcut), _to_nhwc(extra), residual_only=True)
+        return shortcut + res.permute(0, 3, 1, 2)
+
+    def forward_split_nhwc(self, shortcut, extra, residual_only=False):
+        """:meth:`forward_split` of channels-last maps: shortcut (t, h, w, c), extra
+        (t, h, w, a) -> (t, h, w, c) (only the residual with ``residual_only``)."""
+        extra = depthwise_conv_nhwc(extra, self.conv1.weight, self.conv1.bias, 1)
+        res = gated_residual_nhwc(torch.cat((shortcut, extra), dim=-1), self.norm, self.body,
+                                  self.beta)
+        return res if residual_only else shortcut + res
 
 
 class SkipUpSample(nn.Module):
@@ -262,4 +380,9 @@ class SkipUpSample(nn.Module):
         """x: (t, in + s, h, w), y: (t, in, 2h, 2w) -> (t, in, 2h, 2w)."""
         check_tensor(x, type(self).__name__, 4, '(t, c, h, w)')
         check_tensor(y, type(self).__name__, 4, '(t, c, 2h, 2w)')
-        return self.up(x) + y
+        # the 1x1 conv and the bilinear upsampling commute (both linear, one across channels,
+        # one across pixels; bilinear weights sum to 1, so a bias commutes too): convolving
+        # first works on a quarter of the pixels and upsamples in_channels, not in + s
+        upsample, conv1x1 = self.up
+        # y first: the sum keeps the skip feature's memory layout
+        return y + upsample(pointwise_conv(x, conv1x1.weight.flatten(1), conv1x1.bias))

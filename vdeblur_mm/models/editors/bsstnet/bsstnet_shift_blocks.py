@@ -79,6 +79,39 @@ def spatial_shift(x, number, step=4):
     return torch.cat(outs, dim=1)
 
 
+def _temporal_channel_shift_nhwc(x, div=2, reverse=False):
+    """:func:`temporal_channel_shift` of a channels-last clip (t, h, w, c), written in place
+    of the roll of the flattened (t, c) axis."""
+    c = x.size(-1)
+    s = c // div
+    out = torch.empty_like(x)
+    if reverse:  # frame t: its own channels s.., then the first s channels of frame t+1
+        out[..., :c - s] = x[..., s:]
+        out[:-1, ..., c - s:] = x[1:, ..., :s]
+        out[-1:, ..., c - s:] = x[:1, ..., :s]
+    else:  # frame t: the last s channels of frame t-1, then its own first channels
+        out[1:, ..., :s] = x[:-1, ..., c - s:]
+        out[:1, ..., :s] = x[-1:, ..., c - s:]
+        out[..., s:] = x[..., :c - s]
+    return out
+
+
+def _spatial_shift_nhwc(x, number, step=4):
+    """:func:`spatial_shift` of a channels-last map (t, h, w, 8 * number)."""
+    h, w = x.shape[1:3]
+    n2 = (number - 1) // 2
+    n1 = number - 2 * n2
+    far, near = _shift_offsets(step)
+    p = 2 * step
+    padded = F.pad(x, (0, 0, p, p, p, p))
+    outs, start = [], 0
+    for size, offsets in ((n2, far), (n1, near)):
+        for dy, dx in offsets:
+            outs.append(padded[:, p - dy:p - dy + h, p - dx:p - dx + w, start:start + size])
+            start += size
+    return torch.cat(outs, dim=-1)
+
+
 class EncoderShiftBlock(nn.Module):
     """Grouped spatio-temporal shift block (official ``Encoder_shift_block``).
 
@@ -136,7 +169,19 @@ class EncoderShiftBlock(nn.Module):
             Tensor: (t, c, h, w).
         """
         check_tensor(x, type(self).__name__, 4, '(t, c, h, w)', (None, self.n_feat, None, None))
-        x = self.encoder_level1(self.channel_shift(x))
-        x = self.encoder_level1_1(self.channel_shift(x, reverse=True))
-        x = self.encoder_level1_2(self.channel_shift(x))
-        return self.encoder_level1_3(self.channel_shift(x, reverse=True))
+        # channels last inside (the CAB blocks' norms and 1x1 convs work on the last dim);
+        # the output has the input's memory layout
+        channels_last = x.is_contiguous(memory_format=torch.channels_last)
+        x = x.permute(0, 2, 3, 1).contiguous()
+        n = 8 * self.number
+        for i, name in enumerate(('encoder_level1', 'encoder_level1_1', 'encoder_level1_2',
+                                  'encoder_level1_3')):
+            # channel_shift, without concatenating the shifted part only for CAB2 to split it
+            reverse = i % 2 == 1
+            y = _temporal_channel_shift_nhwc(x, 2, reverse)
+            part = y[..., -n:] if reverse else y[..., :n]
+            cab2, cab1 = getattr(self, name)
+            x = cab1.forward_nhwc(cab2.forward_split_nhwc(y, _spatial_shift_nhwc(part,
+                                                                              self.number)))
+        x = x.permute(0, 3, 1, 2)
+        return x if channels_last else x.contiguous()
