@@ -63,3 +63,81 @@ def test_forward_backward_consistency():
     assert valid[..., :, :13].eq(1).all()  # the backward flow undoes the forward one
     assert valid[..., :, 15].eq(0).all()  # sampled outside the frame: no backward flow there
     assert forward_backward_consistency(fw, fw).eq(0).all()  # both point the same way
+
+
+def reference_propagate(net, feats, flows, flows_check, sharp, name):
+    """BSSTNet.propagate as written before its zero-skipping: the second neighbour's inputs
+    at the second frame, and the propagated feature at the first, are explicit zeros."""
+    from mmagic.models.utils import flow_warp
+    n, t = sharp.shape[:2]
+    h, w = flows.shape[-2:]
+    frame_idx = list(range(t))
+    flow_idx = list(range(-1, t - 1))
+    if name.startswith('backward'):
+        frame_idx = frame_idx[::-1]
+        flow_idx = frame_idx
+    feat_prop = flows.new_zeros(n, net.mid_channels, h, w)
+    previous = list(feats)[-1]
+    feats[name] = []
+    for i, idx in enumerate(frame_idx):
+        feat_current = feats[previous][idx]
+        if i > 0:
+            flow_n1 = flows[:, flow_idx[i]]
+            check_n1 = flows_check[:, flow_idx[i]]
+            cond_n1 = flow_warp(feat_prop, flow_n1.permute(0, 2, 3, 1))
+            sharp_n1 = flow_warp(sharp[:, frame_idx[i - 1]], flow_n1.permute(0, 2, 3, 1))
+            valid_n1 = forward_backward_consistency(flow_n1, check_n1)
+            feat_n2 = torch.zeros_like(feat_prop)
+            flow_n2 = torch.zeros_like(flow_n1)
+            cond_n2 = torch.zeros_like(cond_n1)
+            sharp_n2 = torch.zeros_like(sharp_n1)
+            valid_n2 = torch.zeros_like(valid_n1)
+            if i > 1:
+                feat_n2 = feats[name][-2]
+                flow_n2 = flow_n1 + flow_warp(flows[:, flow_idx[i - 1]],
+                                              flow_n1.permute(0, 2, 3, 1))
+                check_n2 = check_n1 + flow_warp(flows_check[:, flow_idx[i - 1]],
+                                                check_n1.permute(0, 2, 3, 1))
+                cond_n2 = flow_warp(feat_n2, flow_n2.permute(0, 2, 3, 1))
+                sharp_n2 = flow_warp(sharp[:, frame_idx[i - 2]], flow_n2.permute(0, 2, 3, 1))
+                valid_n2 = forward_backward_consistency(flow_n2, check_n2)
+            cond = torch.cat([cond_n1, feat_current, cond_n2, sharp_n1, sharp[:, idx], sharp_n2,
+                              valid_n1, valid_n2], dim=1)
+            feat_prop = reference_alignment(net.deform_align[name],
+                                            torch.cat([feat_prop, feat_n2], dim=1), cond,
+                                            flow_n1, flow_n2, sharp_n1 * valid_n1,
+                                            sharp_n2 * valid_n2)
+        earlier = [feats[k][idx] for k in feats if k != name]
+        feat_prop = feat_prop + net.backbone[name](torch.cat(earlier + [feat_prop], dim=1))
+        feats[name].append(feat_prop)
+    if name.startswith('backward'):
+        feats[name] = feats[name][::-1]
+    return feats
+
+
+def test_propagation_skips_only_zeros():
+    """The first frame's backbone without the zero propagated feature and the second frame's
+    first-order alignment give what the full computation on those zeros gives."""
+    from vdeblur_mm.models.editors.bsstnet import BSSTNet
+    torch.manual_seed(0)
+    net = BSSTNet(mid_channels=24, enc_channels=16, refine_flows=False,
+                  swin_cfg=dict(num_blocks=1, depth=2, num_heads=2, window_size=(2, 4, 4)),
+                  transformer_cfg=dict(embed_dim=32, num_heads=2, window_size=(4, 4),
+                                       pool_size=(2, 2), depth=2, ffn_hidden=75))
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(torch.randn_like(p) * 0.03)  # non-zero offset residues and betas
+    net = net.double()
+    n, t, c, h, w = 1, 5, 24, 12, 16
+    spatial = [torch.randn(n, c, h, w, dtype=torch.float64) for _ in range(t)]
+    fw, bw = (torch.randn(n, t - 1, 2, h, w, dtype=torch.float64) * 2 for _ in range(2))
+    sharp = torch.rand(n, t, 1, h, w, dtype=torch.float64)
+    feats, ref = {'spatial': list(spatial)}, {'spatial': list(spatial)}
+    with torch.no_grad():
+        for name, flows, check in (('backward_1', bw, fw), ('forward_1', fw, bw),
+                                   ('backward_2', bw, fw), ('forward_2', fw, bw)):
+            feats = net.propagate(feats, flows, check, sharp, name)
+            ref = reference_propagate(net, ref, flows, check, sharp, name)
+            for a, b in zip(feats[name], ref[name]):
+                # float64 rounding only (the recurrence grows the features)
+                assert (a - b).abs().max() <= 1e-10 * b.abs().max(), name

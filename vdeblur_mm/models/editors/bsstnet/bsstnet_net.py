@@ -1,6 +1,7 @@
 """BSSTNet: blur maps from optical flow, blur-aware bidirectional feature propagation (BBFP) and
 the blur-aware spatio-temporal sparse transformer (BSST)."""
 import torch
+import torch.nn.functional as F
 from mmagic.models.archs import PixelShufflePack  # same keys (``upsample_conv``) as official
 from mmagic.models.utils import flow_warp
 from mmagic.registry import MODELS
@@ -181,6 +182,8 @@ class BSSTNet(BaseModule):
         # to are the previous branch's output, not the encoder's
         previous = list(feats)[-1]
         feats[name] = []
+        c = self.mid_channels
+        align = self.deform_align[name]
         for i, idx in enumerate(frame_idx):
             feat_current = feats[previous][idx].to(device)
             if i > 0:
@@ -189,12 +192,16 @@ class BSSTNet(BaseModule):
                 cond_n1 = flow_warp(feat_prop, flow_n1.permute(0, 2, 3, 1))
                 sharp_n1 = flow_warp(sharp[:, frame_idx[i - 1]], flow_n1.permute(0, 2, 3, 1))
                 valid_n1 = forward_backward_consistency(flow_n1, check_n1)
-                feat_n2 = torch.zeros_like(feat_prop)
-                flow_n2 = torch.zeros_like(flow_n1)
-                cond_n2 = torch.zeros_like(cond_n1)
-                sharp_n2 = torch.zeros_like(sharp_n1)
-                valid_n2 = torch.zeros_like(valid_n1)
-                if i > 1:
+                if i == 1:
+                    # no second neighbour yet: its feature, flow, warped feature, sharp map
+                    # and validity are zero, so only the first neighbour's part is computed
+                    # (the same result as the full alignment of those zeros)
+                    extra = torch.cat([cond_n1, feat_current, sharp_n1, sharp[:, idx], valid_n1],
+                                      dim=1)
+                    feat_prop = align.forward_first_order(
+                        feat_prop, extra, flow_n1, sharp_n1 * valid_n1,
+                        [*range(2 * c), 3 * c, 3 * c + 1, 3 * c + 3])
+                else:
                     feat_n2 = feats[name][-2].to(device)
                     # chain the two flows to reach the frame two steps back
                     flow_n2 = flow_n1 + flow_warp(flows[:, flow_idx[i - 1]],
@@ -204,19 +211,31 @@ class BSSTNet(BaseModule):
                     cond_n2 = flow_warp(feat_n2, flow_n2.permute(0, 2, 3, 1))
                     sharp_n2 = flow_warp(sharp[:, frame_idx[i - 2]], flow_n2.permute(0, 2, 3, 1))
                     valid_n2 = forward_backward_consistency(flow_n2, check_n2)
-                cond = torch.cat([cond_n1, feat_current, cond_n2, sharp_n1,
-                                  sharp[:, idx], sharp_n2, valid_n1, valid_n2], dim=1)
-                feat_prop = self.deform_align[name](
-                    torch.cat([feat_prop, feat_n2], dim=1), cond, flow_n1, flow_n2,
-                    sharp_n1 * valid_n1, sharp_n2 * valid_n2)
+                    cond = torch.cat([cond_n1, feat_current, cond_n2, sharp_n1, sharp[:, idx],
+                                      sharp_n2, valid_n1, valid_n2], dim=1)
+                    feat_prop = align(torch.cat([feat_prop, feat_n2], dim=1), cond, flow_n1,
+                                      flow_n2, sharp_n1 * valid_n1, sharp_n2 * valid_n2)
             # the current frame's features from every earlier branch, then this one's
             earlier = [feats[k][idx].to(device) for k in feats if k != name]
-            feat = torch.cat(earlier + [feat_prop], dim=1)
-            feat_prop = feat_prop + self.backbone[name](feat)
+            if i == 0:
+                # the propagated feature is still zero: leave its input channels out
+                feat_prop = self._backbone_without_last_input(name, torch.cat(earlier, dim=1))
+            else:
+                feat = torch.cat(earlier + [feat_prop], dim=1)
+                feat_prop = feat_prop + self.backbone[name](feat)
             feats[name].append(feat_prop.cpu() if cache else feat_prop)
         if name.startswith('backward'):
             feats[name] = feats[name][::-1]
         return feats
+
+    def _backbone_without_last_input(self, name, feat):
+        """``backbone[name]`` of ``cat(feat, zeros)``: its first conv reads only the
+        channels of ``feat``."""
+        conv, *rest = self.backbone[name]
+        x = F.conv2d(feat, conv.weight[:, :feat.size(1)], conv.bias, conv.stride, conv.padding)
+        for module in rest:
+            x = module(x)
+        return x
 
     # ------------------------------------------------------------------ forward
     def forward(self, lqs, flows_forward, flows_backward):

@@ -1,7 +1,9 @@
 """Blur-aware feature alignment (BSSTNet's BBFP): flow-guided modulated deformable convolution
 whose modulation masks favour sharp neighbours."""
 import torch
+import torch.nn.functional as F
 from mmagic.models.utils import flow_warp
+from mmcv.ops import modulated_deform_conv2d
 
 from ...layers.dcn import deform_conv_nchw
 from .bsstnet_dcn import SecondOrderDCN
@@ -25,6 +27,17 @@ def forward_backward_consistency(flow_fw, flow_bw, alpha1=0.01, alpha2=0.5):
     bound = alpha1 * (flow_fw.pow(2).sum(1, keepdim=True) +
                       bw_warped.pow(2).sum(1, keepdim=True)) + alpha2
     return (diff < bound).to(flow_fw.dtype)
+
+
+def _runs(indices):
+    """Consecutive runs of ``indices`` as slices: [0, 1, 2, 5, 6] -> [slice(0, 3), slice(5, 7)]."""
+    runs = []
+    for i in indices:
+        if runs and runs[-1][1] == i:
+            runs[-1][1] = i + 1
+        else:
+            runs.append([i, i + 1])
+    return [slice(a, b) for a, b in runs]
 
 
 class BlurAwareDeformableAlignment(SecondOrderDCN):
@@ -63,17 +76,34 @@ class BlurAwareDeformableAlignment(SecondOrderDCN):
 
     def offsets_and_masks(self, extra_feat, flow_1, flow_2, sharp_1, sharp_2):
         """Offsets (n, 2*dg*k, h, w) and masks (n, dg*k, h, w) in [0, 1]."""
-        offset, mask = self.bounded_offsets_and_mask_logits(
-            torch.cat([extra_feat, flow_1, flow_2], dim=1))
-        offset_1, offset_2 = torch.chunk(offset, 2, dim=1)
-        # flows are (x, y); deformable offsets are (y, x) pairs, one pair per kernel position
-        offset_1 = offset_1 + flow_1.flip(1).repeat(1, offset_1.size(1) // 2, 1, 1)
-        offset_2 = offset_2 + flow_2.flip(1).repeat(1, offset_2.size(1) // 2, 1, 1)
-        mask_1, mask_2 = torch.chunk(mask, 2, dim=1)
-        mask_1 = mask_1 + (0.2 * sharp_1 - 0.1)  # 0.1 * (2 s - 1), broadcast over the channels
-        mask_2 = mask_2 + (0.2 * sharp_2 - 0.1)
-        return (torch.cat([offset_1, offset_2], dim=1),
-                torch.sigmoid(torch.cat([mask_1, mask_2], dim=1)))
+        return self._offsets_and_masks(torch.cat([extra_feat, flow_1, flow_2], dim=1),
+                                       torch.stack([flow_1, flow_2], 1),
+                                       torch.stack([sharp_1, sharp_2], 1))
+
+    def _offsets_and_masks(self, offset_input, flows, sharps, weight=None, out_channels=None):
+        """Offsets and masks of the neighbours stacked in ``flows`` (n, m, 2, h, w) and
+        ``sharps`` (n, m, 1, h, w), m = 2 (or 1: the first neighbour alone, from the columns
+        ``weight`` of ``conv_offset.0`` and the rows ``out_channels`` of ``conv_offset.6``)."""
+        conv0, act, *middle, last = self.conv_offset
+        out = act(F.conv2d(offset_input, conv0.weight if weight is None else weight,
+                           conv0.bias, padding=conv0.padding))
+        for m in middle:
+            out = m(out)
+        if out_channels is None:
+            out = last(out)
+        else:
+            out = F.conv2d(out, torch.cat([last.weight[r] for r in out_channels]),
+                           torch.cat([last.bias[r] for r in out_channels]), padding=last.padding)
+        n, m, _, h, w = flows.shape
+        # o1, o2, mask = chunk(3): the offsets of neighbour j are the j-th half of cat(o1, o2),
+        # its masks the j-th half of the mask chunk; flows are (x, y), deformable offsets
+        # (y, x) pairs, one pair per kernel position: added by broadcasting, not repeated
+        offset = out[:, :2 * out.size(1) // 3]
+        offset = torch.add(flows.flip(2).view(n, m, 1, 2, h, w),
+                           torch.tanh(offset).view(n, m, -1, 2, h, w),
+                           alpha=self.max_residue_magnitude)
+        mask = out[:, 2 * out.size(1) // 3:].view(n, m, -1, h, w) + (0.2 * sharps - 0.1)
+        return offset.view(n, -1, h, w), torch.sigmoid(mask).view(n, -1, h, w)
 
     def forward(self, x, extra_feat, flow_1, flow_2, sharp_1, sharp_2):
         """Align the two neighbours' features.
@@ -89,3 +119,37 @@ class BlurAwareDeformableAlignment(SecondOrderDCN):
         """
         offset, mask = self.offsets_and_masks(extra_feat, flow_1, flow_2, sharp_1, sharp_2)
         return deform_conv_nchw(self, x, offset, mask)
+
+    def forward_first_order(self, x_1, extra_feat, flow_1, sharp_1, extra_channels):
+        """:meth:`forward` when the second neighbour is absent (its feature, flow, sharp map
+        and every extra channel it fills are zero, as at the second frame of a propagation):
+        the same result, without the work on zeros. The offset net reads only the given
+        ``extra_channels`` (indices into ``extra_feat``'s full layout) and flow 1; only the
+        first neighbour's offsets and masks are predicted, and the deformable convolution
+        runs over its half of the groups (a zero input contributes nothing but the bias).
+
+        Args:
+            x_1 (Tensor): Neighbour-1 feature, (n, C, h, w).
+            extra_feat (Tensor): The non-zero extra channels, (n, len(extra_channels), h, w).
+            flow_1 (Tensor): Flow to neighbour 1, (n, 2, h, w).
+            sharp_1 (Tensor): Its consistency-gated warped sharp map, (n, 1, h, w).
+            extra_channels (Sequence[int]): Where ``extra_feat``'s channels sit in the full
+                extra layout.
+
+        Returns:
+            Tensor: Aligned feature (n, C, h, w).
+        """
+        conv0 = self.conv_offset[0]
+        extra = conv0.in_channels - 4
+        # flow_1 follows the extra channels; slices, not index tensors (no host-device copy)
+        columns = _runs(list(extra_channels) + [extra, extra + 1])
+        k = self.kernel_size[0] * self.kernel_size[1]
+        per = self.deform_groups // 2 * k  # offset pairs / masks of one neighbour
+        offset, mask = self._offsets_and_masks(
+            torch.cat([extra_feat, flow_1], dim=1), flow_1.unsqueeze(1), sharp_1.unsqueeze(1),
+            torch.cat([conv0.weight[:, r] for r in columns], dim=1),
+            (slice(0, 2 * per), slice(4 * per, 5 * per)))
+        c = x_1.size(1)
+        return modulated_deform_conv2d(x_1.contiguous(), offset, mask, self.weight[:, :c],
+                                       self.bias, self.stride, self.padding, self.dilation,
+                                       self.groups, self.deform_groups // 2)
