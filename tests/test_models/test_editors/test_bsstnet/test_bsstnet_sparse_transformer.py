@@ -253,6 +253,29 @@ def test_softsplit_softcomp_ffn():
         FusionFeedForward(10, hidden_dim=49)
 
 
+@pytest.mark.parametrize('size,kernel,stride,padding', [
+    ((12, 20), (5, 5), (2, 2), (2, 2)),  # BSSTNet's patches
+    ((13, 9), (3, 5), (2, 1), (1, 2)),  # odd size: the fold output needs output padding
+    ((16, 16), (4, 4), (4, 4), (0, 0)),
+])
+def test_softsplit_softcomp_equal_unfold_and_fold(size, kernel, stride, padding):
+    """The convolution forms equal the official unfold + linear and linear + fold."""
+    torch.manual_seed(0)
+    c, hidden = 3, 10
+    ss = SoftSplit(c, hidden, kernel, stride, padding).double()
+    sc = SoftComp(c, hidden, kernel, stride, padding).double()
+    for p in list(ss.parameters()) + list(sc.parameters()):
+        torch.nn.init.normal_(p)
+    x = torch.randn(2 * 3, c, *size, dtype=torch.float64)
+    tok = ss(x, 2)
+    fh, fw = tok.shape[2:4]
+    ref = ss.embedding(F.unfold(x, kernel, padding=padding, stride=stride).transpose(1, 2))
+    assert torch.allclose(tok, ref.reshape(2, 3, fh, fw, hidden), atol=1e-12)
+    folded = F.fold(sc.embedding(tok.reshape(6, fh * fw, hidden)).transpose(1, 2), size,
+                    kernel, padding=padding, stride=stride)
+    assert torch.allclose(sc(tok, size), sc.bias_conv(folded), atol=1e-11)
+
+
 def test_window_blur_scores_matches_official_pooling_and_partial_windows():
     torch.manual_seed(0)
     blur = torch.rand(2, 3, 1, 32, 32)

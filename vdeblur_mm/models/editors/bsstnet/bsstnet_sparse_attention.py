@@ -224,7 +224,7 @@ class SparseWindowAttention(nn.Module):
         qm, kvm = self._check_masks(qmask, kvmask, b, t, layout)
         if layout.padded:
             x = F.pad(x, (0, 0, 0, layout.W - w, 0, layout.H - h))
-        q, k, v = self.query(x), self.key(x), self.value(x)
+        q, k, v = self._project(x, self.query, self.key, self.value)
         qw, kw, vw = (self._partition(a, layout) for a in (q, k, v))  # (b, nW, t, N, c)
         out = torch.zeros_like(qw)
 
@@ -252,6 +252,13 @@ class SparseWindowAttention(nn.Module):
 
     # ----------------------------------------------------------------------------------------
     # the steps of forward
+    @staticmethod
+    def _project(x, *linears):
+        """``linear(x)`` for each of ``linears`` as one matrix product (x read once)."""
+        weight = torch.cat([m.weight for m in linears])
+        bias = None if linears[0].bias is None else torch.cat([m.bias for m in linears])
+        return F.linear(x, weight, bias).chunk(len(linears), dim=-1)
+
     @staticmethod
     def _active_windows(qm, kvm):
         """Token selection of the sparse branch: the windows with selected query frames.
@@ -308,8 +315,9 @@ class SparseWindowAttention(nn.Module):
             return torch.cat((windows[b1, w1, kf], flat[bi[:, None, None], kf[:, :, None], ridx],
                               pooled[b1, kf]), 2)
 
-        keys = gather(k, kw, self.key(pool))
-        values = gather(v, vw, self.value(pool))
+        pool_k, pool_v = self._project(pool, self.key, self.value)
+        keys = gather(k, kw, pool_k)
+        values = gather(v, vw, pool_v)
         mask = None
         if not layout.all_valid:
             n_act, n_kv = kf.shape

@@ -96,9 +96,13 @@ class SoftSplit(nn.Module):
         if bt % n:
             raise ValueError(f'SoftSplit: leading dim {bt} is not a multiple of n={n}')
         fh, fw = _grid_size((h, w), self.kernel_size, self.stride, self.padding)
-        feat = F.unfold(x, self.kernel_size, padding=self.padding, stride=self.stride)
-        feat = self.embedding(feat.transpose(1, 2))
-        return feat.reshape(n, bt // n, fh, fw, feat.size(-1))
+        # unfold + linear is a strided convolution whose kernel is the linear weight (unfold
+        # orders a patch channel-major, as conv weights): the same sums without writing
+        # the unfolded patches (kh * kw times the input) and their transpose
+        hidden = self.embedding.out_features
+        feat = F.conv2d(x, self.embedding.weight.view(hidden, -1, *self.kernel_size),
+                        self.embedding.bias, self.stride, self.padding)
+        return feat.permute(0, 2, 3, 1).reshape(n, bt // n, fh, fw, hidden)
 
 
 class SoftComp(nn.Module):
@@ -135,10 +139,20 @@ class SoftComp(nn.Module):
         Returns:
             Tensor: Features, (n * t, c, h, w).
         """
-        n, t, fh, fw, _ = x.shape
-        feat = self.embedding(x.reshape(n * t, fh * fw, x.size(-1))).transpose(1, 2)
-        feat = F.fold(feat, output_size=tuple(output_size), kernel_size=self.kernel_size,
-                      stride=self.stride, padding=self.padding)
+        n, t, fh, fw, hidden = x.shape
+        # linear + fold is a transposed convolution whose kernel is the linear weight: the same
+        # sums without the (kh * kw times larger) patch tensor. The linear bias, summed over
+        # the overlapping patches, is a fixed map: the transposed convolution of ones.
+        size = tuple(output_size)
+        ph, pw = (size[i] - ((g - 1) * self.stride[i] - 2 * self.padding[i] +
+                             self.kernel_size[i]) for i, g in enumerate((fh, fw)))
+        weight = self.embedding.weight.t().reshape(hidden, -1, *self.kernel_size)
+        args = dict(stride=self.stride, padding=self.padding, output_padding=(ph, pw))
+        feat = F.conv_transpose2d(x.reshape(n * t, fh, fw, hidden).permute(0, 3, 1, 2), weight,
+                                  **args)
+        if self.embedding.bias is not None:
+            bias = self.embedding.bias.view(1, -1, *self.kernel_size)
+            feat = feat + F.conv_transpose2d(x.new_ones(1, 1, fh, fw), bias, **args)
         return self.bias_conv(feat)
 
 
