@@ -329,14 +329,17 @@ class STG(nn.Module):
     def forward(self, x):
         """(b, C, d, h, w) -> (b, C, d, h, w)."""
         check_tensor(x, type(self).__name__, 5, '(b, c, d, h, w)')
-        _, _, d, h, w = x.shape
+        return self.forward_channels_last(x.permute(0, 2, 3, 4, 1)).permute(0, 4, 1, 2, 3)
+
+    def forward_channels_last(self, x):
+        """:meth:`forward` of channels-last tokens: (b, d, h, w, C) -> (b, d, h, w, C)."""
+        _, d, h, w, _ = x.shape
         window_size, shift_size = get_window_size((d, h, w), self.window_size, self.shift_size)
         padded = [-(-s // ws) * ws for s, ws in zip((d, h, w), window_size)]
         attn_mask = compute_mask(*padded, window_size, shift_size, x.device)
-        x = x.permute(0, 2, 3, 4, 1)
         for blk in self.blocks:
             x = blk(x, attn_mask)
-        return x.permute(0, 4, 1, 2, 3)
+        return x
 
 
 class RSTB(nn.Module):
@@ -359,7 +362,11 @@ class RSTB(nn.Module):
     def forward(self, x):
         """(b, C, d, h, w) -> (b, C, d, h, w)."""
         check_tensor(x, type(self).__name__, 5, '(b, c, d, h, w)')
-        return x + self.linear(self.residual_group(x).transpose(1, 4)).transpose(1, 4)
+        return self.forward_channels_last(x.permute(0, 2, 3, 4, 1)).permute(0, 4, 1, 2, 3)
+
+    def forward_channels_last(self, x):
+        """:meth:`forward` of channels-last tokens: (b, d, h, w, C) -> (b, d, h, w, C)."""
+        return x + self.linear(self.residual_group.forward_channels_last(x))
 
 
 class _Permute(nn.Module):
@@ -431,4 +438,19 @@ class RSTBWithInputConv(nn.Module):
             Tensor: (n, t, dim, h, w) (with stride 1).
         """
         check_video(x, type(self).__name__, channels=self.in_channels)
-        return self.main(x)
+        # main's layers, with the layout changes between them left out where they cancel:
+        # the residual blocks stay channels last (b, t, h, w, C) from norm to norm, and an
+        # input conv that does not mix frames is a 2-D conv of the frames (no transpose of
+        # the wide input)
+        conv, norm_in, blocks, norm_out = self.main[1], self.main[3], self.main[5], self.main[7]
+        if conv.kernel_size[0] == 1 and conv.stride[0] == 1 and conv.padding[0] == 0:
+            n, t = x.shape[:2]
+            y = F.conv2d(x.flatten(0, 1), conv.weight.squeeze(2), conv.bias, conv.stride[1:],
+                         conv.padding[1:], conv.dilation[1:], conv.groups)
+            y = y.view(n, t, *y.shape[1:]).permute(0, 1, 3, 4, 2)
+        else:
+            y = conv(x.permute(0, 2, 1, 3, 4)).permute(0, 2, 3, 4, 1)
+        y = norm_in(y)
+        for block in blocks:
+            y = block.forward_channels_last(y)
+        return norm_out(y).permute(0, 1, 4, 2, 3)
