@@ -251,8 +251,12 @@ class BSSTNet(BaseModule):
         """
         self.check_inputs(lqs, flows_forward, flows_backward)
         n, t, _, h, w = lqs.shape
-        shortcut, enc1, enc2 = self.encode(lqs.flatten(0, 1))
-        spatial = enc2.view(n, t, *enc2.shape[1:])
+        # the per-frame CNN stages (encoder, decoder) run channels last: their convolutions,
+        # upsamplings and pixel shuffle are faster there, the shift blocks work on the last
+        # dim anyway; the propagation (deformable convolutions) and the transformer use NCHW
+        frames = lqs.flatten(0, 1).contiguous(memory_format=torch.channels_last)
+        shortcut, enc1, enc2 = self.encode(frames)
+        spatial = enc2.contiguous().view(n, t, *enc2.shape[1:])
 
         flows_forward, flows_backward, blur = self.blur_maps(flows_forward, flows_backward)
         sharp = 1 - blur
@@ -280,4 +284,4 @@ class BSSTNet(BaseModule):
                        for clip in x.split(t)])
         x = self.conv_hr0(self.act(self.upsample0(x))) + self.skip_conv(shortcut)
         x = self.last_conv(self.out_conv(x))
-        return x.view(n, t, 3, h, w) + lqs
+        return lqs + x.view(n, t, 3, h, w)  # lqs first: the output keeps its (NCHW) layout
