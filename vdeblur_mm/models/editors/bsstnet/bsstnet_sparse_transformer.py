@@ -197,17 +197,28 @@ class FusionFeedForward(nn.Module):
         output_size = tuple(output_size)
         fh, fw = _grid_size(output_size, self.kernel_size, self.stride, self.padding)
         n_vecs = fh * fw
-        x = self.fc1(x)
-        b, n, c = x.shape
+        b, n, dim = x.shape
         if n % n_vecs:
             raise ValueError(f'FusionFeedForward: {n} tokens are not a multiple of the '
                              f'{fh}x{fw} grid of output_size {output_size}')
         fold = dict(output_size=output_size, kernel_size=self.kernel_size, padding=self.padding,
                     stride=self.stride)
-        normalizer = F.fold(x.new_ones(1, self.kernel_shape, n_vecs), **fold)
-        x = F.fold(x.reshape(-1, n_vecs, c).transpose(1, 2), **fold) / normalizer
-        x = F.unfold(x, self.kernel_size, padding=self.padding, stride=self.stride)
-        return self.fc2(x.transpose(1, 2).reshape(b, n, c))
+        # fc1 and fc2 as batched products on the transposed operand: fc1 writes the
+        # (frames, hidden, tokens) layout fold reads and fc2 reads unfold's output as it
+        # is, so neither side copies the (tokens x hidden) tensor into a transposed one
+        fc1, (act, fc2) = self.fc1[0], self.fc2
+        frames = x.reshape(-1, n_vecs, dim).transpose(1, 2)  # (b * t, dim, tokens), a view
+        weight = fc1.weight.expand(frames.size(0), -1, -1)
+        h = (torch.bmm(weight, frames) if fc1.bias is None else
+             torch.baddbmm(fc1.bias.view(1, -1, 1), weight, frames))
+        normalizer = F.fold(h.new_ones(1, self.kernel_shape, n_vecs), **fold)
+        h = F.unfold(F.fold(h, **fold) / normalizer, self.kernel_size, padding=self.padding,
+                     stride=self.stride)
+        h = act(h).transpose(1, 2)  # (b * t, tokens, hidden), a view
+        weight = fc2.weight.t().expand(h.size(0), -1, -1)
+        y = (torch.bmm(h, weight) if fc2.bias is None else
+             torch.baddbmm(fc2.bias.view(1, 1, -1), h, weight))
+        return y.reshape(b, n, dim)
 
 
 class TemporalSparseTransformer(nn.Module):
