@@ -17,8 +17,8 @@ from ...layers.checks import check_tensor, check_video
 
 __all__ = [
     'window_partition', 'window_reverse', 'get_window_size', 'compute_mask',
-    'get_relative_position_index', 'Mlp', 'WindowAttention', 'STL', 'STG', 'RSTB',
-    'RSTBWithInputConv'
+    'shifted_window_index', 'get_relative_position_index', 'Mlp', 'WindowAttention', 'STL',
+    'STG', 'RSTB', 'RSTBWithInputConv'
 ]
 
 
@@ -56,6 +56,17 @@ def get_window_size(x_size, window_size, shift_size=None):
     if use_shift is None:
         return tuple(use_window)
     return tuple(use_window), tuple(use_shift)
+
+
+@lru_cache(maxsize=32)
+def shifted_window_index(size, window_size, shift_size, device):
+    """For the tokens of a (d, h, w) grid (flattened), rolled by ``-shift_size`` and then
+    partitioned into windows (:func:`window_partition` order), the flat index each one comes
+    from: ``window_partition(roll(x, -shift))`` is ``x.flatten(1, 3)[:, index]``."""
+    with torch.inference_mode(False):
+        grid = torch.arange(size[0] * size[1] * size[2], device=device).view(1, *size, 1)
+        rolled = torch.roll(grid, shifts=tuple(-s for s in shift_size), dims=(1, 2, 3))
+        return window_partition(rolled, window_size).reshape(-1)
 
 
 @lru_cache(maxsize=32)
@@ -161,8 +172,10 @@ class WindowAttention(nn.Module):
         """Additive attention mask: (1, heads, N, N) without ``mask``, (nW, heads, N, N) with
         ``mask`` of shape (nW, N, N)."""
         index = self.relative_position_index[:n, :n].reshape(-1)
+        # contiguous (it is small): a sum with the (nW, N, N) mask is then laid out as
+        # (nW, heads, N, N), and the attention's reshape of it is a view, not a copy
         bias = self.relative_position_bias_table[index].reshape(n, n, -1).permute(2, 0, 1)
-        bias = bias.unsqueeze(0)
+        bias = bias.contiguous().unsqueeze(0)
         if mask is not None:
             bias = bias + mask[:, :n, :n].unsqueeze(1).to(bias.dtype)
         return bias
@@ -251,15 +264,19 @@ class STL(nn.Module):
         pad_w = (window_size[2] - w % window_size[2]) % window_size[2]
         x = F.pad(x, (0, 0, 0, pad_w, 0, pad_h, 0, pad_d))
         _, dp, hp, wp, _ = x.shape
-        shifted = any(s > 0 for s in shift_size)
-        if shifted:
-            x = torch.roll(x, shifts=tuple(-s for s in shift_size), dims=(1, 2, 3))
-        windows = self.attn(window_partition(x, window_size),
-                            mask=mask_matrix if shifted else None)
-        x = window_reverse(windows, window_size, b, dp, hp, wp)
-        if shifted:
-            x = torch.roll(x, shifts=shift_size, dims=(1, 2, 3))
-        return x[:, :d, :h, :w, :]
+        if not any(s > 0 for s in shift_size):
+            windows = self.attn(window_partition(x, window_size))
+            x = window_reverse(windows, window_size, b, dp, hp, wp)
+            return x[:, :d, :h, :w, :]
+        # roll by -shift then partition (and reverse then roll back) as one gather (scatter)
+        # of the tokens: one copy each way instead of a copy per rolled dim and the partition
+        index = shifted_window_index((dp, hp, wp), window_size, shift_size, x.device)
+        n_tok = window_size[0] * window_size[1] * window_size[2]
+        windows = x.reshape(b, -1, c).index_select(1, index).view(-1, n_tok, c)
+        windows = self.attn(windows, mask=mask_matrix)
+        out = torch.empty_like(x).view(b, -1, c)
+        out.index_copy_(1, index, windows.view(b, -1, c))
+        return out.view(b, dp, hp, wp, c)[:, :d, :h, :w, :]
 
     def forward_part2(self, x):
         """``mlp(norm2(x))``: (b, d, h, w, C) -> same."""
