@@ -77,6 +77,10 @@ def test_fused_blocks_equal_their_plain_definition(build, ref, shape, bias):
     with torch.no_grad():
         expected = ref(block, x)
         assert torch.allclose(block(x), expected, rtol=1e-10, atol=1e-10)
+        # channels-last input (the encoder and decoder run so): same values, same layout
+        out = block(x.contiguous(memory_format=torch.channels_last))
+        assert torch.allclose(out, expected, rtol=1e-10, atol=1e-10)
+        assert out.is_contiguous(memory_format=torch.channels_last)
 
 
 def test_fused_blocks_train_like_the_plain_ones():
@@ -114,3 +118,7 @@ def test_skip_upsample_convolves_before_upsampling_with_the_same_result():
         expected = up.up[1](F.interpolate(x, scale_factor=2, mode='bilinear',
                                           align_corners=False)) + y
         assert torch.allclose(up(x, y), expected, rtol=1e-12, atol=1e-12)
+        cl = torch.channels_last
+        out = up(x.contiguous(memory_format=cl), y.contiguous(memory_format=cl))
+        assert torch.allclose(out, expected, rtol=1e-12, atol=1e-12)
+        assert out.is_contiguous(memory_format=cl)

@@ -28,9 +28,12 @@ def pointwise_conv(x, weight, bias=None):
         bias (Tensor, optional): (o, ). Default: None.
 
     Returns:
-        Tensor: (n, o, h, w), contiguous.
+        Tensor: (n, o, h, w), in the layout of ``x`` (contiguous or channels last).
     """
     n, c, h, w = x.shape
+    if weight.dim() == 2 and x.is_contiguous(memory_format=torch.channels_last):
+        # channels last: a linear layer over the last dim, output channels last too
+        return F.linear(x.permute(0, 2, 3, 1), weight, bias).permute(0, 3, 1, 2)
     x = x.reshape(n, c, h * w)
     weight = weight.expand(n, -1, -1)
     y = torch.bmm(weight, x) if bias is None else torch.baddbmm(bias.view(1, -1, 1), weight, x)

@@ -276,7 +276,9 @@ class BSSTNet(BaseModule):
         del feats
         fused = self.reconstruction(streams)  # (n, t, c, h/4, w/4)
         trans = self.bsst(fused, blur)
-        feat = self.cabattn(torch.cat([fused, trans], dim=2).flatten(0, 1))
+        # cabattn of cat(fused, trans), without building the concatenation for CAB2 to split
+        cab2, cab1 = self.cabattn
+        feat = cab1(cab2.forward_split(fused.flatten(0, 1), trans.flatten(0, 1)))
 
         x = self.up21(feat, self.skip_attn1(enc1))
         # the shift blocks treat their batch as the time axis: one clip at a time
