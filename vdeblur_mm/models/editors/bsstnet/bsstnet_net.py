@@ -157,7 +157,55 @@ class BSSTNet(BaseModule):
         blur = blur_map_from_flows(flows_forward, flows_backward, self.blur_map_eps).detach()
         return flows_forward, flows_backward, blur
 
-    def propagate(self, feats, flows, flows_check, sharp, name):
+    @staticmethod
+    def _visit_order(t, backward):
+        """Frames in the order a branch visits them, and the flow each step arrives by."""
+        frame_idx = list(range(t))
+        flow_idx = list(range(-1, t - 1))
+        if backward:
+            frame_idx = frame_idx[::-1]
+            flow_idx = frame_idx
+        return frame_idx, flow_idx
+
+    def flow_guidance(self, flows, flows_check, sharp, backward):
+        """What a branch's alignment takes from the flows and sharp maps alone, for all its
+        steps at once: the same for both rounds of a direction, so computed once each.
+
+        Returns:
+            list: Per visited frame (None for the first): ``(sharp_n1, valid_n1, flow_n2,
+            sharp_n2, valid_n2)``, the neighbours' warped sharp maps, the flow consistency
+            masks and the chained flow two steps back (the last three None for the second
+            frame, which has one neighbour).
+        """
+        n, t = sharp.shape[:2]
+        frame_idx, flow_idx = self._visit_order(t, backward)
+
+        def warp(x, flow):
+            return flow_warp(x, flow.permute(0, 2, 3, 1))
+
+        # steps 1 .. t-1, batched: (n * (t - 1), ...) in (batch, step) order
+        flow_n1 = flows[:, flow_idx[1:]].flatten(0, 1)
+        check_n1 = flows_check[:, flow_idx[1:]].flatten(0, 1)
+        sharp_n1 = warp(sharp[:, frame_idx[:-1]].flatten(0, 1), flow_n1)
+        valid_n1 = forward_backward_consistency(flow_n1, check_n1)
+        steps = [sharp_n1.unflatten(0, (n, t - 1)), valid_n1.unflatten(0, (n, t - 1))]
+        second = [None] * 3
+        if t > 2:  # steps 2 .. t-1: chain the two flows to reach the frame two steps back
+            f1 = flow_n1.unflatten(0, (n, t - 1))[:, 1:].flatten(0, 1)
+            c1 = check_n1.unflatten(0, (n, t - 1))[:, 1:].flatten(0, 1)
+            flow_n2 = f1 + warp(flows[:, flow_idx[1:-1]].flatten(0, 1), f1)
+            check_n2 = c1 + warp(flows_check[:, flow_idx[1:-1]].flatten(0, 1), c1)
+            sharp_n2 = warp(sharp[:, frame_idx[:-2]].flatten(0, 1), flow_n2)
+            valid_n2 = forward_backward_consistency(flow_n2, check_n2)
+            second = [x.unflatten(0, (n, t - 2)) for x in (flow_n2, sharp_n2, valid_n2)]
+        guidance = [None]
+        for i in range(1, t):
+            n1 = [x[:, i - 1] for x in steps]
+            n2 = [None] * 3 if i == 1 else [x[:, i - 2] for x in second]
+            guidance.append((*n1, *n2))
+        return guidance
+
+    def propagate(self, feats, flows, flows_check, sharp, name, guidance=None):
         """One propagation branch (BasicVSR++'s second-order grid with blur-aware alignment).
 
         Args:
@@ -167,14 +215,15 @@ class BSSTNet(BaseModule):
             flows_check (Tensor): The opposite flows, for the consistency check.
             sharp (Tensor): Sharp maps 1 - blur, (n, t, 1, h, w).
             name (str): Branch name ('backward_1', …).
+            guidance (list, optional): :meth:`flow_guidance` of these flows (computed if
+                None).
         """
         n, t = sharp.shape[:2]
         h, w = flows.shape[-2:]
-        frame_idx = list(range(t))
-        flow_idx = list(range(-1, t - 1))
-        if name.startswith('backward'):
-            frame_idx = frame_idx[::-1]
-            flow_idx = frame_idx
+        backward = name.startswith('backward')
+        frame_idx, flow_idx = self._visit_order(t, backward)
+        if guidance is None:
+            guidance = self.flow_guidance(flows, flows_check, sharp, backward)
         cache = t > self.cpu_cache_length and flows.is_cuda  # long clips: features on the CPU
         device = flows.device
         feat_prop = flows.new_zeros(n, self.mid_channels, h, w)
@@ -188,10 +237,8 @@ class BSSTNet(BaseModule):
             feat_current = feats[previous][idx].to(device)
             if i > 0:
                 flow_n1 = flows[:, flow_idx[i]]
-                check_n1 = flows_check[:, flow_idx[i]]
+                sharp_n1, valid_n1, flow_n2, sharp_n2, valid_n2 = guidance[i]
                 cond_n1 = flow_warp(feat_prop, flow_n1.permute(0, 2, 3, 1))
-                sharp_n1 = flow_warp(sharp[:, frame_idx[i - 1]], flow_n1.permute(0, 2, 3, 1))
-                valid_n1 = forward_backward_consistency(flow_n1, check_n1)
                 if i == 1:
                     # no second neighbour yet: its feature, flow, warped feature, sharp map
                     # and validity are zero, so only the first neighbour's part is computed
@@ -203,14 +250,7 @@ class BSSTNet(BaseModule):
                         [*range(2 * c), 3 * c, 3 * c + 1, 3 * c + 3])
                 else:
                     feat_n2 = feats[name][-2].to(device)
-                    # chain the two flows to reach the frame two steps back
-                    flow_n2 = flow_n1 + flow_warp(flows[:, flow_idx[i - 1]],
-                                                  flow_n1.permute(0, 2, 3, 1))
-                    check_n2 = check_n1 + flow_warp(flows_check[:, flow_idx[i - 1]],
-                                                    check_n1.permute(0, 2, 3, 1))
                     cond_n2 = flow_warp(feat_n2, flow_n2.permute(0, 2, 3, 1))
-                    sharp_n2 = flow_warp(sharp[:, frame_idx[i - 2]], flow_n2.permute(0, 2, 3, 1))
-                    valid_n2 = forward_backward_consistency(flow_n2, check_n2)
                     cond = torch.cat([cond_n1, feat_current, cond_n2, sharp_n1, sharp[:, idx],
                                       sharp_n2, valid_n1, valid_n2], dim=1)
                     feat_prop = align(torch.cat([feat_prop, feat_n2], dim=1), cond, flow_n1,
@@ -224,7 +264,7 @@ class BSSTNet(BaseModule):
                 feat = torch.cat(earlier + [feat_prop], dim=1)
                 feat_prop = feat_prop + self.backbone[name](feat)
             feats[name].append(feat_prop.cpu() if cache else feat_prop)
-        if name.startswith('backward'):
+        if backward:
             feats[name] = feats[name][::-1]
         return feats
 
@@ -262,13 +302,15 @@ class BSSTNet(BaseModule):
         sharp = 1 - blur
 
         feats = {'spatial': [spatial[:, i] for i in range(t)]}
+        directions = {'backward': (flows_backward, flows_forward),
+                      'forward': (flows_forward, flows_backward)}
+        # the flow-only inputs of the alignments are the same in both rounds
+        guidance = {d: self.flow_guidance(*directions[d], sharp, d == 'backward')
+                    for d in directions}
         for round_ in (1, 2):
-            for direction in ('backward', 'forward'):
-                if direction == 'backward':
-                    flows, check = flows_backward, flows_forward
-                else:
-                    flows, check = flows_forward, flows_backward
-                feats = self.propagate(feats, flows, check, sharp, f'{direction}_{round_}')
+            for direction, (flows, check) in directions.items():
+                feats = self.propagate(feats, flows, check, sharp, f'{direction}_{round_}',
+                                       guidance[direction])
 
         device = lqs.device
         streams = torch.cat([torch.stack([f.to(device) for f in feats[k]], dim=1)
