@@ -32,7 +32,6 @@ from torch import nn
 
 from ....utils.checkpoint import load_checkpoint_file, strip_prefix, unwrap_state_dict
 from ...layers.checks import check_tensor
-from ...layers.dcn import deform_conv_nchw
 from .bsstnet_dcn import SecondOrderDCN
 
 
@@ -72,7 +71,7 @@ class SecondOrderDeformableAlignment(SecondOrderDCN):
             Tensor: (n, C, h, w).
         """
         offset, mask = self.offsets_and_masks(extra_feat)
-        return deform_conv_nchw(self, x, offset, mask)
+        return self.deform(x, offset, mask)
 
 
 class BidirectionalPropagation(nn.Module):

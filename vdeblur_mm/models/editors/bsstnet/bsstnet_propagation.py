@@ -3,9 +3,7 @@ whose modulation masks favour sharp neighbours."""
 import torch
 import torch.nn.functional as F
 from mmagic.models.utils import flow_warp
-from mmcv.ops import modulated_deform_conv2d
 
-from ...layers.dcn import deform_conv_nchw
 from .bsstnet_dcn import SecondOrderDCN
 
 
@@ -49,7 +47,7 @@ class BlurAwareDeformableAlignment(SecondOrderDCN):
     the two neighbours: ``max_residue_magnitude * tanh(o) + flow``. The modulation masks of each
     neighbour get ``0.1 * (2 * s - 1)`` added before the sigmoid, ``s`` being that neighbour's
     warped sharp map gated by its flow consistency, so sharp, reliably aligned pixels weigh
-    more. Runs mmcv's ``modulated_deform_conv2d`` (CUDA kernels on GPU, CPU kernels otherwise).
+    more.
 
     Args:
         in_channels (int): Input channels: both neighbours' features, 2 * C.
@@ -118,7 +116,7 @@ class BlurAwareDeformableAlignment(SecondOrderDCN):
             Tensor: Aligned feature (n, C, h, w).
         """
         offset, mask = self.offsets_and_masks(extra_feat, flow_1, flow_2, sharp_1, sharp_2)
-        return deform_conv_nchw(self, x, offset, mask)
+        return self.deform(x, offset, mask)
 
     def forward_first_order(self, x_1, extra_feat, flow_1, sharp_1, extra_channels):
         """:meth:`forward` when the second neighbour is absent (its feature, flow, sharp map
@@ -149,7 +147,4 @@ class BlurAwareDeformableAlignment(SecondOrderDCN):
             torch.cat([extra_feat, flow_1], dim=1), flow_1.unsqueeze(1), sharp_1.unsqueeze(1),
             torch.cat([conv0.weight[:, r] for r in columns], dim=1),
             (slice(0, 2 * per), slice(4 * per, 5 * per)))
-        c = x_1.size(1)
-        return modulated_deform_conv2d(x_1.contiguous(), offset, mask, self.weight[:, :c],
-                                       self.bias, self.stride, self.padding, self.dilation,
-                                       self.groups, self.deform_groups // 2)
+        return self.deform(x_1, offset, mask, x_1.size(1), self.deform_groups // 2)
