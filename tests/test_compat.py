@@ -32,23 +32,28 @@ def test_mmengine_checkpoint_loads_with_weights_only_default(tmp_path):
     assert torch.equal(model.weight, torch.ones(2, 1))
 
 
-def test_cpu_distributed_config_adaptation():
-    from mmengine.config import Config
+def test_cpu_ddp_drops_device_ids(tmp_path):
+    """mmengine's Runner wraps with device_ids=[LOCAL_RANK]; DDP rejects it for CPU modules."""
+    import torch.distributed as dist
+    from mmengine.model import BaseModel, MMDistributedDataParallel
 
-    from vdeblur_mm.compat import adapt_cfg_for_cpu_distributed
-    cfg = Config(dict(launcher='pytorch', env_cfg=dict(dist_cfg=dict(backend='nccl')),
-                      find_unused_parameters=True))
-    adapt_cfg_for_cpu_distributed(cfg)
-    if torch.cuda.is_available():
-        assert cfg.env_cfg.dist_cfg.backend == 'nccl'
-    else:
-        assert cfg.env_cfg.dist_cfg.backend == 'gloo'
-        assert cfg.model_wrapper_cfg == dict(type='MMDistributedDataParallel', device_ids=None,
-                                             broadcast_buffers=False,
-                                             find_unused_parameters=True)
-    single = Config(dict(launcher='none'))
-    adapt_cfg_for_cpu_distributed(single)
-    assert 'model_wrapper_cfg' not in single
+    class Tiny(BaseModel):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(2, 2)
+
+        def forward(self, *args, **kwargs):
+            return self.fc(*args)
+
+    dist.init_process_group('gloo', init_method=f'file://{tmp_path}/store', rank=0,
+                            world_size=1)
+    try:
+        model = MMDistributedDataParallel(module=Tiny(), device_ids=[0],
+                                          broadcast_buffers=False)
+        assert model.device_ids is None
+        assert model(torch.ones(1, 2)).shape == (1, 2)
+    finally:
+        dist.destroy_process_group()
 
 
 def test_runner_style_message_hub_has_no_functions(tmp_path):

@@ -27,12 +27,3 @@ def set_work_dir(cfg, config_path, work_dir=None):
         cfg.work_dir = work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
-
-
-def shutdown_distributed():
-    """Destroy the process group (mmengine leaves it open) so that every process ends its
-    communication in step before the interpreter exits."""
-    import torch.distributed as dist
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()

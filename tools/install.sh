@@ -48,6 +48,9 @@ echo "[install] mmagic (without its unused extras) and runtime/test requirements
 "${PIP[@]}" --no-deps -c "$CONSTRAINTS" mmagic
 "${PIP[@]}" -c "$CONSTRAINTS" -r requirements/runtime.txt -r requirements/tests.txt
 "${PIP[@]}" --no-deps --no-build-isolation -e .
+# the start-up hook (compat fixes before mmagic's stock tools import mmagic); a wheel or a
+# non-editable install carries it, an editable one cannot
+"$PY" -m vdeblur_mm_startup install >/dev/null
 
 PYTHONWARNINGS=ignore "$PY" -c 'import vdeblur_mm, mmcv.ops, mmagic.models' >/dev/null
 echo "$HASH" > "$STAMP"

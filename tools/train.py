@@ -9,8 +9,6 @@ import _common  # noqa: F401  (puts the clone on sys.path, applies the compat fi
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
-from vdeblur_mm.compat import adapt_cfg_for_cpu_distributed
-
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Train a vdeblur_mm / mmagic model')
@@ -64,10 +62,8 @@ def main():
             raise SystemExit('--auto-scale-lr needs auto_scale_lr.base_batch_size in the config')
         cfg.auto_scale_lr.enable = True
 
-    adapt_cfg_for_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()
-    _common.shutdown_distributed()
 
 
 if __name__ == '__main__':
