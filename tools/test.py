@@ -11,14 +11,15 @@ from mmengine.config import DictAction
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-from vdeblur_mm.compat import adapt_cfg_for_cpu_distributed
-
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Test a vdeblur_mm / mmagic model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--out', help='write the metrics to this file (json/yaml/pkl)')
+    parser.add_argument('--out', help='write the metrics (means and per sequence) to this file '
+                        '(json/yaml/pkl)')
+    parser.add_argument('--save-frames', metavar='DIR',
+                        help='write every restored frame as PNG to DIR/<sequence>/')
     parser.add_argument('--dump',
                         help='also write every restored clip (uint8 frames) to this pickle file')
     parser.add_argument('--work-dir', help='the directory to save logs and results')
@@ -68,15 +69,18 @@ def main():
     cfg.launcher = args.launcher
     _common.set_work_dir(cfg, args.config, args.work_dir)
     cfg.load_from = args.checkpoint
-    adapt_cfg_for_cpu_distributed(cfg)
     if args.dump:
         add_dump_metric(cfg, args.dump)
+    if args.save_frames:
+        cfg.restored_frames_dir = args.save_frames
+        hooks = list(cfg.get('custom_hooks', None) or [])
+        if not any(h.get('type') == 'SaveRestoredFramesHook' for h in hooks):
+            cfg.custom_hooks = hooks + [dict(type='SaveRestoredFramesHook')]
 
     runner = Runner.from_cfg(cfg)
     if args.out:
         runner.register_hook(SaveMetricsHook(args.out), 'LOWEST')
     runner.test()
-    _common.shutdown_distributed()
 
 
 if __name__ == '__main__':

@@ -37,6 +37,17 @@ visualizer = dict(
     fn_key='gt_path',
     img_keys=['gt_img', 'input', 'pred_img'],
     bgr2rgb=True)
-# per-sample image dumps are off for videos (thousands of frames); tools/test.py --out and
-# tools/deblur_video.py save restored frames instead
-custom_hooks = []
+# vis_backends: add dict(type='TensorboardVisBackend') (needs the tensorboard package) to also
+# log the validation panels and scalars to TensorBoard.
+# Testing: a log line per sequence with an ETA; `--out FILE` (stock or our tools/test.py) writes
+# the mean and per-sequence metrics (keys 'PSNR', 'PSNR/<sequence>', ...). Restored frames are
+# written as PNGs when restored_frames_dir is set (--cfg-options restored_frames_dir=DIR, or our
+# tools/test.py --save-frames DIR). Validation sends blurry | restored | sharp panels of a few
+# frames to the visualiser. RandomStatesHook makes --resume continue a run exactly.
+restored_frames_dir = None
+custom_hooks = [
+    dict(type='RandomStatesHook'),
+    dict(type='SequenceProgressHook'),
+    dict(type='SaveRestoredFramesHook'),
+    dict(type='VideoVisualizationHook', num_frames=3, max_sequences=4),
+]

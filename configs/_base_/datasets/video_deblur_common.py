@@ -17,9 +17,18 @@ test_pipeline = [
     dict(type='SampleVideoClip', random_start=False),
     dict(type='LoadVideoFrames', key='img', channel_order='rgb'),
     dict(type='LoadVideoFrames', key='gt', channel_order='rgb'),
-    dict(type='PackInputs')
+    # the sequence name travels with the sample: per-sequence metrics, progress, saved frames
+    dict(type='PackInputs', meta_keys=['key'])
 ]
 
 val_evaluator = dict(
     type='Evaluator', metrics=[dict(type='VideoPSNR'), dict(type='VideoSSIM')])
 test_evaluator = val_evaluator
+
+# blurry frames only, for mmagic's inferencers (MMagicInferencer's video restoration reads a
+# frame folder through the first two steps; for a video file it drops them and packs 'img')
+demo_pipeline = [
+    dict(type='GenerateSegmentIndices', interval_list=[1]),
+    dict(type='LoadImageFromFile', key='img', channel_order='rgb'),
+    dict(type='PackInputs')
+]

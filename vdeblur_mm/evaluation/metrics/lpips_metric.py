@@ -85,4 +85,4 @@ class VideoLPIPS(VideoProtocolMixin, BaseSampleWiseMetric):
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for data in data_samples:
             gt, pred = self._frame_pairs(data)
-            self.results.append({self.metric: self.score_frames(gt, pred)})
+            self.add_result(data, self.score_frames(gt, pred))

@@ -28,7 +28,8 @@ def select_frames(frames, exclude_frames, key=''):
 
 
 class VideoProtocolMixin:
-    """Score every frame of a clip, skipping ``exclude_frames`` at each end.
+    """Score every frame of a clip, skipping ``exclude_frames`` at each end; report the mean
+    over clips and each sequence's mean (``per_sequence``, default True).
 
     Images are (C, H, W) and clips (T, C, H, W), values in [0, 255] as mmagic's data
     preprocessor returns them.
@@ -48,12 +49,30 @@ class VideoProtocolMixin:
         return (select_frames(gt, self.exclude_frames, name),
                 select_frames(pred, self.exclude_frames, name))
 
+    def add_result(self, data, value):
+        """Record one clip's score with its sequence name (for the per-sequence report)."""
+        self.results.append({self.metric: float(value), 'sequence': str(data.get('key', ''))})
+
+    def compute_metrics(self, results):
+        """The mean over clips (``metric``) and, with ``per_sequence``, each sequence's mean
+        (``metric/<sequence>``), which ``--out`` files then hold as well."""
+        values = np.array([r[self.metric] for r in results], dtype=np.float64)
+        metrics = {self.metric: float(values.mean()) * self.scaling}
+        if getattr(self, 'per_sequence', True):
+            by_sequence = {}
+            for r in results:
+                if r.get('sequence'):
+                    by_sequence.setdefault(r['sequence'], []).append(r[self.metric])
+            for name, vals in by_sequence.items():
+                metrics[f'{self.metric}/{name}'] = float(np.mean(vals)) * self.scaling
+        return metrics
+
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for data in data_samples:
             gt, pred = self._frame_pairs(data)
             mask = torch.ones_like(pred) if isinstance(pred, torch.Tensor) else np.ones_like(pred)
             values = [self.process_image(g, p, m) for g, p, m in zip(gt, pred, mask)]
-            self.results.append({self.metric: float(np.mean(values))})
+            self.add_result(data, np.mean(values))
 
 
 @METRICS.register_module()
@@ -194,4 +213,4 @@ class TemporalFlowError(VideoProtocolMixin, BaseSampleWiseMetric):
             if gt.shape[0] < 2:
                 raise ValueError(f"tOF needs video clips; {data.get('key', 'sample')} has a "
                                  'single frame')
-            self.results.append({self.metric: temporal_flow_error(gt, pred, self.crop)})
+            self.add_result(data, temporal_flow_error(gt, pred, self.crop))

@@ -1,0 +1,12 @@
+"""Runner-side additions (hooks), registered into mmagic's registries."""
+from .hooks import (
+    RandomStatesHook,
+    SaveRestoredFramesHook,
+    SequenceProgressHook,
+    VideoVisualizationHook,
+)
+
+__all__ = [
+    'RandomStatesHook', 'SaveRestoredFramesHook', 'SequenceProgressHook',
+    'VideoVisualizationHook'
+]
