@@ -1,0 +1,4 @@
+"""Inference entry points in mmagic's style (``mmagic.apis``)."""
+from .inferencers import VideoDeblurInferencer
+
+__all__ = ['VideoDeblurInferencer']

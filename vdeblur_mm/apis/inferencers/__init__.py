@@ -1,0 +1,3 @@
+from .video_deblur_inferencer import VideoDeblurInferencer
+
+__all__ = ['VideoDeblurInferencer']
