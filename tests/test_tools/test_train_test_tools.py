@@ -1,4 +1,4 @@
-"""The stock tools drive training, testing, resuming and 2-process (gloo) DDP through the Runner."""
+"""Our tools drive training, testing, resuming and 2-process (gloo) DDP through the Runner."""
 import json
 import os
 import os.path as osp
@@ -65,36 +65,17 @@ def test_train_test_and_resume(tmp_path, synthetic_root):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('config,frames,extra', [(TINY_EDVR, 3, []), (TINY_CASCADE, 4, []),
-                                                 (TINY_BSSTNET, 4, ALL_FRAMES)],
-                         ids=['edvr', 'edvr-cascade', 'bsstnet'])
-def test_train_and_test_other_models(tmp_path, synthetic_root, config, frames, extra):
-    work = str(tmp_path / 'work')
-    opts = data_options(synthetic_root, frames) + extra
-    run_tool([sys.executable, 'tools/train.py', config, '--work-dir', work, '--cfg-options',
-              *opts, 'train_cfg.max_iters=2', 'train_cfg.val_interval=2'])
-    out = str(tmp_path / 'metrics.json')
-    run_tool([sys.executable, 'tools/test.py', config, osp.join(work, 'iter_2.pth'),
-              '--work-dir', work, '--out', out, '--cfg-options', *opts])
-    metrics = json.load(open(out))
-    assert 5 < metrics['PSNR'] < 60 and 0 < metrics['SSIM'] <= 1
-
-
-@pytest.mark.slow
 def test_distributed_training_with_gloo(tmp_path, synthetic_root):
     work = str(tmp_path / 'ddp')
-    # no validation here: on CPU, a run that validated with gloo sometimes aborts while the
-    # processes exit (about 1 run in 8, after all work and checkpoints are done; see
-    # docs/get_started.md); training alone is what this test proves
     log = run_tool(['bash', 'tools/dist_train.sh', TINY, '2', '--work-dir', work,
                     '--cfg-options', *data_options(synthetic_root), 'train_cfg.max_iters=2',
-                    'train_cfg.val_interval=100'],
+                    'train_cfg.val_interval=2'],
                    env=dict(PYTHON=sys.executable, PORT=str(free_port()), OMP_NUM_THREADS='1'))
     # mmengine's environment report: launcher, DDP on, 2 processes, gloo on CPU
     assert 'Distributed launcher: pytorch' in log and 'Distributed training: True' in log
     assert 'GPU number: 2' in log
-    assert torch.cuda.is_available() or "'backend': 'gloo'" in log
-    assert osp.isfile(osp.join(work, 'iter_2.pth'))
+    assert torch.cuda.is_available() or 'using the gloo backend instead of nccl' in log
+    assert 'PSNR' in log and osp.isfile(osp.join(work, 'iter_2.pth'))
 
 
 def test_missing_checkpoint_and_config_errors(tmp_path):
