@@ -1,7 +1,10 @@
-"""Compatibility fixes for today's numpy / torch / setuptools under mmagic 1.2.0, mmengine 0.10.7.
+"""Compatibility fixes for today's numpy / torch / third-party packages under mmagic 1.2.0 and
+mmengine 0.10.7.
 
-Every fix here is applied once by :func:`apply` (called on ``import vdeblur_mm`` and by ``tools/``
-before mmagic is imported). Each one names what it fixes. This module imports nothing of ours.
+Every fix here is applied once by :func:`apply`: before mmagic's first import in any process (the
+start-up hook, ``vdeblur_mm_startup``, loads this module on its own) and on ``import vdeblur_mm``.
+Each one names what it fixes. This module imports nothing of ours: the hook runs it without
+importing the package.
 """
 import functools
 import warnings
