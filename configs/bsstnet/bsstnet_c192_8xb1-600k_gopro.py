@@ -57,7 +57,11 @@ test_cfg = dict(type='MultiTestLoop')
 
 # the frozen RAFT weights are (non-persistent) buffers, equal on every rank, and the network's
 # buffers are constants: nothing to broadcast before every forward
-model_wrapper_cfg = dict(type='MMDistributedDataParallel', broadcast_buffers=False)
+# find_unused_parameters: without it a 2-process run of the tiny config hung after its first
+# iteration (most likely the clip-dependent token selection leaves a rank's parameters without
+# gradients in some iterations)
+model_wrapper_cfg = dict(type='MMDistributedDataParallel', broadcast_buffers=False,
+                         find_unused_parameters=True)
 
 optim_wrapper = dict(
     type='AmpOptimWrapper',

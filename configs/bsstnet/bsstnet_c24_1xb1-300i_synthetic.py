@@ -67,3 +67,7 @@ param_scheduler = dict(
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=25),
     checkpoint=dict(interval=max_iters, max_keep_ckpts=1, save_best=None))
+
+# as the GoPro config: without find_unused_parameters a 2-process run hung after one iteration
+model_wrapper_cfg = dict(type='MMDistributedDataParallel', broadcast_buffers=False,
+                         find_unused_parameters=True)

@@ -113,11 +113,14 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path, synthetic_root):
 
 
 @pytest.mark.slow
-def test_stock_dist_train_gloo_with_validation(tmp_path, synthetic_root):
+@pytest.mark.parametrize('config,frames,extra', [
+    (TINY, 2, []), (TINY_EDVR, 3, []), (TINY_BSSTNET, 4, ALL_FRAMES)],
+    ids=['basicvsr-pp', 'edvr', 'bsstnet'])
+def test_stock_dist_train_gloo_with_validation(tmp_path, synthetic_root, config, frames, extra):
     work = str(tmp_path / 'ddp')
-    log = run_tool(['bash', stock('dist_train.sh'), TINY, '2', '--work-dir', work,
-                    '--cfg-options', *data_options(synthetic_root), 'train_cfg.max_iters=2',
-                    'train_cfg.val_interval=2'],
+    log = run_tool(['bash', stock('dist_train.sh'), config, '2', '--work-dir', work,
+                    '--cfg-options', *data_options(synthetic_root, frames), *extra,
+                    'train_cfg.max_iters=2', 'train_cfg.val_interval=2'],
                    env=dict(ENV_PATH, PORT=str(free_port()), OMP_NUM_THREADS='1'))
     assert 'Distributed launcher: pytorch' in log and 'Distributed training: True' in log
     assert torch.cuda.is_available() or 'using the gloo backend instead of nccl' in log
