@@ -104,7 +104,6 @@ def _cpu_distributed_init():
 
     init_dist_pytorch._vdeblur_patched = True
     dist_utils._init_dist_pytorch = init_dist_pytorch
-    _destroy_process_group_at_exit()
 
 
 def _destroy_process_group_at_exit():
@@ -164,4 +163,5 @@ def apply():
     _history_buffer_pickling()
     _cpu_distributed_init()
     _cpu_ddp_without_device_ids()
+    _destroy_process_group_at_exit()
     _APPLIED = True
