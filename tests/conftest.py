@@ -51,3 +51,23 @@ def raft_checkpoint(tmp_path_factory):
     path = str(tmp_path_factory.mktemp('raft') / 'raft-things.pth')
     torch.save({'module.' + k: v for k, v in state.items()}, path)
     return path
+
+
+@pytest.fixture(scope='session')
+def synthetic_vsrdb_root(tmp_path_factory):
+    """A tiny synthetic x4 VSRDB dataset (FMA-Net), layout 'gopro_x4', made once: 2 train clips
+    and 1 test clip of 5 frames, HR 64x64 ('sharp', 'blur'), LR 16x16 ('blur_x4', 'sharp_x4'),
+    DIS pseudo-flows ('flow_x4', centre -> neighbour, both splits). Returns the root holding
+    train/ and test/."""
+    from vdeblur_mm.datasets import (
+        build_flow_estimator,
+        generate_pseudo_flows,
+        generate_synthetic_dataset,
+    )
+    root = str(tmp_path_factory.mktemp('synthetic_vsrdb'))
+    generate_synthetic_dataset(root, num_train=2, num_test=1, num_frames=5, size=(64, 64),
+                               subframes=3, seed=2, lr_scale=4)
+    estimator = build_flow_estimator('dis')
+    for split in ('train', 'test'):
+        generate_pseudo_flows(osp.join(root, split), 'gopro_x4', estimator)
+    return root

@@ -8,6 +8,11 @@
     python tools/convert_checkpoint.py bsstnet-from-official BSST_gopro.pth \
         checkpoints/bsstnet_gopro_official.pth \
         [--config configs/bsstnet/bsstnet_c192_8xb1-600k_gopro.py]
+    python tools/convert_checkpoint.py fmanet-from-official model_stage2/model_D_best.pt \
+        checkpoints/fmanet_reds_official.pth --net-r model_stage2/model_R_best.pt \
+        [--config configs/fmanet/fmanet-stage2_c90f4_1xb8-1303k_reds.py]
+    python tools/convert_checkpoint.py fmanet-to-official work_dirs/.../best_PSNR_iter_N.pth \
+        model_D.pt --net-r-output model_R.pt
     python tools/convert_checkpoint.py raft-from-official raft-things.pth \
         checkpoints/raft-things_torchvision.pth     # (RAFTFlowEstimator also reads either)
 
@@ -101,6 +106,42 @@ def _add_bsstnet_to_official(sub):
     return p
 
 
+def _fmanet_from_official(args):
+    from vdeblur_mm.models.editors.fmanet.convert import fmanet_from_official
+    generator = _build_model(args.config, 'generator')
+    n = fmanet_from_official(args.input, args.output, src_r=args.net_r, prefix=args.prefix,
+                             generator=generator)
+    return f'{n} tensors, RGB order' + (', matches the config' if generator is not None else '')
+
+
+def _fmanet_to_official(args):
+    from vdeblur_mm.models.editors.fmanet.convert import fmanet_to_official
+    n = fmanet_to_official(args.input, args.output, dst_r=args.net_r_output, prefix=args.prefix)
+    return f'{n} tensors, BGR order' + (f', NetR in {args.net_r_output}' if args.net_r_output
+                                        else '')
+
+
+def _add_fmanet_from_official(sub):
+    p = sub.add_parser('fmanet-from-official',
+                       help='official FMA-Net model_D_*.pt (+ model_R_*.pt) -> FMANetVSRDB')
+    p.add_argument('--net-r', help='the model_R_*.pt of the same stage-2 run (omit for a '
+                   'stage-1 NetD)')
+    p.add_argument('--config', help="also check the result against this config's generator")
+    p.add_argument('--prefix', default='generator.',
+                   help='prefix of the written keys (default: generator.)')
+    return p
+
+
+def _add_fmanet_to_official(sub):
+    p = sub.add_parser('fmanet-to-official',
+                       help='FMANetVSRDB checkpoint -> official model_D (+ model_R) files')
+    p.add_argument('--net-r-output', help='where to write NetR (model_R_*.pt) of a stage-2 '
+                   'checkpoint')
+    p.add_argument('--prefix', default='generator.',
+                   help="prefix of the network's keys in the input (default: generator.)")
+    return p
+
+
 def _raft(direction):
     def run(args):
         import torch
@@ -131,6 +172,8 @@ COMMANDS = {
     'edvr-to-basicsr': (_add_edvr_to_basicsr, _edvr_to_basicsr),
     'bsstnet-from-official': (_add_bsstnet_from_official, _bsstnet_from_official),
     'bsstnet-to-official': (_add_bsstnet_to_official, _bsstnet_to_official),
+    'fmanet-from-official': (_add_fmanet_from_official, _fmanet_from_official),
+    'fmanet-to-official': (_add_fmanet_to_official, _fmanet_to_official),
     'raft-from-official': (_add_raft('raft-from-official',
                                      'official RAFT (raft-things.pth) -> torchvision raft_large'),
                            _raft('from-official')),

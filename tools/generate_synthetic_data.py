@@ -2,6 +2,12 @@
 
 Example:
     python tools/generate_synthetic_data.py data/synthetic --num-train 8 --num-test 3
+For x4 super-resolution + deblurring (FMA-Net), ``--lr-scale 4`` also writes every sequence's
+blurry and sharp frames downsampled x4 (``<seq>/blur_x4``, ``<seq>/sharp_x4``: layout
+'gopro_x4'); then compute the pseudo-flows:
+    python tools/generate_synthetic_data.py data/synthetic_vsrdb --size 256 256 --lr-scale 4
+    python tools/generate_pseudo_flows.py data/synthetic_vsrdb/train --layout gopro_x4 \
+        --estimator dis
 """
 import argparse
 import time
@@ -24,11 +30,15 @@ def main(argv=None):
     parser.add_argument('--max-blur', type=float, default=14.0,
                         help='longest blur trail within one frame, in pixels')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--lr-scale', type=int,
+                        help='also write the frames downsampled by this factor (4: FMA-Net)')
+    parser.add_argument('--lr-method', default='matlab', choices=['matlab', 'cv2'],
+                        help='bicubic downsampling: MATLAB-like (default) or cv2.INTER_CUBIC')
     args = parser.parse_args(argv)
     start = time.time()
     written = generate_synthetic_dataset(
         args.out_root, args.num_train, args.num_test, args.frames, tuple(args.size),
-        args.subframes, args.max_blur, args.seed)
+        args.subframes, args.max_blur, args.seed, args.lr_scale, args.lr_method)
     print(f"wrote {len(written['train'])} train and {len(written['test'])} test clips of "
           f'{args.frames} frames to {args.out_root} in {time.time() - start:.1f} s')
 

@@ -19,8 +19,32 @@ def test_configs_exist():
     assert len(CONFIGS) >= 3
 
 
+def _on_synthetic_data(ds_cfg, split, synthetic_root, synthetic_vsrdb_root, train):
+    """The dataset config pointed at the synthetic data of its kind (a ConcatDataset's parts
+    each): x4 VSRDB configs (FMA-Net, with flows) on the 'gopro_x4' fixture, others on the
+    GoPro-layout one."""
+    if ds_cfg.get('type') == 'ConcatDataset':
+        for part in ds_cfg.datasets:
+            _on_synthetic_data(part, split, synthetic_root, synthetic_vsrdb_root, train)
+        return ds_cfg
+    vsrdb = 'vsrdb' in str(ds_cfg.get('layout')) or ds_cfg.get('with_flows') or any(
+        step.get('scale') == 4 for step in ds_cfg.pipeline)
+    if vsrdb:
+        ds_cfg.update(data_root=osp.join(synthetic_vsrdb_root, split), layout='gopro_x4')
+    else:
+        ds_cfg.update(data_root=osp.join(synthetic_root, split), layout='gopro', ann_file='')
+    for key in ('sequences', 'exclude_sequences'):
+        ds_cfg.pop(key, None)
+    if train and not vsrdb:
+        ds_cfg['num_input_frames'] = 2
+    for step in ds_cfg.pipeline:
+        if step.get('type') == 'ScaledPairedRandomCrop':
+            step['gt_patch_size'] = 64  # the fixture's HR frames
+    return ds_cfg
+
+
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, ROOT))
-def test_config_builds(path, synthetic_root, raft_checkpoint):
+def test_config_builds(path, synthetic_root, synthetic_vsrdb_root, raft_checkpoint):
     cfg = Config.fromfile(path)
     assert cfg.default_scope == 'mmagic'
     assert cfg.custom_imports == dict(imports=['vdeblur_mm'], allow_failed_imports=False)
@@ -36,13 +60,9 @@ def test_config_builds(path, synthetic_root, raft_checkpoint):
     assert sum(p.numel() for p in model.parameters()) > 0
     # the data pipelines run on the synthetic data (GoPro layout)
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        ds_cfg = copy.deepcopy(cfg[loader].dataset)
         split = 'train' if loader.startswith('train') else 'test'
-        ds_cfg.update(data_root=osp.join(synthetic_root, split), layout='gopro', ann_file='')
-        for key in ('sequences', 'exclude_sequences'):
-            ds_cfg.pop(key, None)
-        if loader.startswith('train'):
-            ds_cfg['num_input_frames'] = 2
+        ds_cfg = _on_synthetic_data(copy.deepcopy(cfg[loader].dataset), split, synthetic_root,
+                                    synthetic_vsrdb_root, loader.startswith('train'))
         item = DATASETS.build(ds_cfg)[0]
         assert item['inputs'].ndim == 4 and item['inputs'].shape[1] == 3
 

@@ -124,3 +124,108 @@ def test_gaussian_3d_ssim_matches_hand_computed_values():
     assert 0 < value < 1
     with pytest.raises(ValueError, match='gaussian_3d'):
         VideoSSIM(gaussian_3d=True, convert_to='Y')
+
+
+def official_y_psnr(img1, img2, border=0):
+    """FMA-Net's utils.Y_PSNR, re-implemented: (1, 3, H, W) cv2-order (BGR) frames in [0, 255],
+    the BT.601 R, G, B weights applied to channels 0, 1, 2."""
+    diff = (img1 - img2).double() / 255
+    weights = torch.tensor([65.738, 129.057, 25.064], dtype=torch.float64).view(1, 3, 1, 1)
+    diff = (diff * weights / 256).sum(dim=1, keepdim=True)
+    valid = diff[:, :, border:-border, border:-border]
+    return -10 * math.log10(valid.pow(2).mean().item())
+
+
+def test_y_psnr_standard_and_fmanet_weights():
+    # an RGB error (R, G, B) = (30, 0, 10): standard Y weighs R by 65.481/255, FMA-Net's by
+    # 24.966/255 (its R weight lands on B)
+    gt = torch.full((1, 3, 16, 16), 100.)
+    pred = gt.clone()
+    pred[:, 0] += 30
+    pred[:, 2] += 10
+    standard = psnr_of_diff((65.481 * 30 + 24.966 * 10) / 255)
+    fmanet = psnr_of_diff((65.481 * 10 + 24.966 * 30) / 255)
+    assert run_metric(VideoPSNR(convert_to='Y'), gt, pred) == pytest.approx(standard, abs=1e-3)
+    assert run_metric(VideoPSNR(convert_to='Y', y_weights='fmanet_bgr'), gt, pred) == \
+        pytest.approx(fmanet, abs=1e-3)
+    assert abs(standard - fmanet) > 1
+    # R == B: no difference
+    grey_err = gt.clone()
+    grey_err[:, 0] += 20
+    grey_err[:, 2] += 20
+    assert run_metric(VideoPSNR(convert_to='Y'), gt, grey_err) == pytest.approx(
+        run_metric(VideoPSNR(convert_to='Y', y_weights='fmanet_bgr'), gt, grey_err), abs=1e-4)
+    with pytest.raises(ValueError, match="only changes the Y conversion: use it with "
+                       "convert_to='Y'"):
+        VideoPSNR(y_weights='fmanet_bgr')
+    with pytest.raises(ValueError, match='y_weights must be one of'):
+        VideoPSNR(convert_to='Y', y_weights='bt709')
+
+
+def test_fmanet_y_psnr_equals_the_official_formula():
+    rng = np.random.default_rng(0)
+    rgb_gt = torch.from_numpy(rng.integers(0, 256, (2, 3, 24, 20)).astype(np.float32))
+    rgb_pred = (rgb_gt + torch.from_numpy(rng.normal(0, 12, rgb_gt.shape).astype(np.float32))
+                ).clamp(0, 255).round()
+    bgr_gt, bgr_pred = rgb_gt.flip(1), rgb_pred.flip(1)
+    official = np.mean([official_y_psnr(g[None], p[None], border=4)
+                        for g, p in zip(bgr_gt, bgr_pred)])
+    # RGB frames (direct call) and BGR frames as mmagic's preprocessor hands them in testing
+    rgb = run_metric(VideoPSNR(convert_to='Y', y_weights='fmanet_bgr', crop_border=4),
+                     rgb_gt, rgb_pred)
+    metric = VideoPSNR(convert_to='Y', y_weights='fmanet_bgr', crop_border=4)
+    metric.process([], [dict(gt_img=bgr_gt, output=dict(pred_img=bgr_pred), key='c',
+                             gt_img_output_channel_order='BGR')])
+    assert rgb == pytest.approx(official, abs=1e-4)
+    assert metric.results[-1]['PSNR'] == pytest.approx(official, abs=1e-4)
+    # the standard Y differs, and does not depend on the order the frames come in
+    standard = run_metric(VideoPSNR(convert_to='Y', crop_border=4), rgb_gt, rgb_pred)
+    assert standard != pytest.approx(official, abs=1e-3)
+    metric = VideoPSNR(convert_to='Y', crop_border=4)
+    metric.process([], [dict(gt_img=bgr_gt, output=dict(pred_img=bgr_pred), key='c',
+                             gt_img_output_channel_order=['BGR'])])
+    assert metric.results[-1]['PSNR'] == pytest.approx(standard, abs=1e-5)
+    assert run_metric(VideoPSNR(convert_to='Y', crop_border=4, channel_order='bgr'), bgr_gt,
+                      bgr_pred) == pytest.approx(standard, abs=1e-5)
+    # SSIM on Y: the same two conventions
+    ssim_std = run_metric(VideoSSIM(convert_to='Y', crop_border=4), rgb_gt, rgb_pred)
+    ssim_fm = run_metric(VideoSSIM(convert_to='Y', crop_border=4, y_weights='fmanet_bgr'),
+                         rgb_gt, rgb_pred)
+    ssim_fm_bgr = run_metric(VideoSSIM(convert_to='Y', crop_border=4, y_weights='fmanet_bgr',
+                                       channel_order='bgr'), bgr_gt, bgr_pred)
+    assert ssim_fm == pytest.approx(ssim_fm_bgr, abs=1e-9) and ssim_fm != ssim_std
+
+
+def test_official_rgb_ssim_is_mmagics_per_channel_ssim():
+    """FMA-Net's utils.SSIM (MATLAB-style, per channel, 4-px crop) is mmagic's SSIM; the
+    channel order does not matter for it."""
+    import cv2
+    rng = np.random.default_rng(1)
+    gt = rng.integers(0, 256, (3, 40, 40)).astype(np.float64)
+    pred = np.clip(gt + rng.normal(0, 20, gt.shape), 0, 255).round()
+
+    def official_ssim_channel(a, b):
+        c1, c2 = (0.01 * 255)**2, (0.03 * 255)**2
+        win = np.outer(cv2.getGaussianKernel(11, 1.5), cv2.getGaussianKernel(11, 1.5).T)
+        f = lambda x: cv2.filter2D(x, -1, win)[5:-5, 5:-5]  # noqa: E731
+        mu1, mu2 = f(a), f(b)
+        s1, s2, s12 = f(a * a) - mu1**2, f(b * b) - mu2**2, f(a * b) - mu1 * mu2
+        return (((2 * mu1 * mu2 + c1) * (2 * s12 + c2)) /
+                ((mu1**2 + mu2**2 + c1) * (s1 + s2 + c2))).mean()
+
+    crop = (slice(None), slice(4, -4), slice(4, -4))
+    official = np.mean([official_ssim_channel(g, p) for g, p in zip(gt[crop], pred[crop])])
+    value = run_metric(VideoSSIM(crop_border=4), torch.from_numpy(gt)[None],
+                       torch.from_numpy(pred)[None])
+    assert value == pytest.approx(official, abs=1e-6)
+
+
+def test_tof_grey_follows_the_channel_order():
+    from vdeblur_mm.evaluation.metrics.video_metrics import _to_gray_uint8
+    frame = np.zeros((3, 4, 4))
+    frame[0] = 200  # red in RGB, blue in BGR
+    assert _to_gray_uint8(frame, 'rgb')[0, 0] == round(0.299 * 200)
+    assert _to_gray_uint8(frame, 'bgr')[0, 0] == round(0.114 * 200)
+    metric = TemporalFlowError()
+    assert metric.sample_channel_order(dict(gt_img_output_channel_order='BGR')) == 'bgr'
+    assert metric.sample_channel_order({}) == 'rgb'

@@ -129,17 +129,33 @@ def write_frames(folder, frames, filename_tmpl='{:06d}.png'):
 
 
 def generate_synthetic_dataset(out_root, num_train=6, num_test=2, num_frames=12,
-                               size=(256, 256), subframes=9, max_blur_px=14.0, seed=0):
+                               size=(256, 256), subframes=9, max_blur_px=14.0, seed=0,
+                               lr_scale=None, lr_method='matlab'):
     """Write a GoPro-layout dataset: ``out_root/{train,test}/<seq>/{blur,sharp}/000000.png``.
 
     Train and test clips come from disjoint source images, so test clips are held out.
 
+    With ``lr_scale`` (e.g. 4, for joint super-resolution + deblurring), every sequence also
+    gets ``blur_x<s>`` and ``sharp_x<s>``: the blurry and the sharp frames bicubic-downsampled
+    by ``lr_scale`` (layout 'gopro_x4' for ``lr_scale=4``; the pseudo-flows, ``flow_x4``, are
+    left to ``tools/generate_pseudo_flows.py``).
+
+    Args:
+        lr_scale (int, optional): Also write the x``lr_scale`` LR frames; ``size`` must be
+            a multiple of it. Default: None.
+        lr_method (str): Downsampling, 'matlab' (MATLAB-like bicubic, as REDS' X4 frames) or
+            'cv2' (``cv2.INTER_CUBIC``). Default: 'matlab'.
+
     Returns:
         dict: ``{'train': [seq names], 'test': [seq names]}``.
     """
+    if lr_scale is not None and (size[0] % lr_scale or size[1] % lr_scale):
+        raise ValueError(f'size {tuple(size)} is not a multiple of lr_scale {lr_scale}')
     settings = dict(version=GENERATOR_VERSION, num_train=num_train, num_test=num_test,
                     num_frames=num_frames, size=list(size), subframes=subframes,
                     max_blur_px=max_blur_px, seed=seed)
+    if lr_scale is not None:
+        settings.update(lr_scale=lr_scale, lr_method=lr_method)
     rng = np.random.default_rng(seed)
     images = load_source_images()
     test_names = [n for n in TEST_IMAGES if n in images] or sorted(images)[:1]
@@ -154,6 +170,11 @@ def generate_synthetic_dataset(out_root, num_train=6, num_test=2, num_frames=12,
             seq = f'{src_name}_{i:03d}'
             write_frames(osp.join(out_root, split, seq, 'blur'), blurry)
             write_frames(osp.join(out_root, split, seq, 'sharp'), sharp)
+            if lr_scale is not None:
+                from .downsample import downsample_frame
+                for kind, frames in (('blur', blurry), ('sharp', sharp)):
+                    write_frames(osp.join(out_root, split, seq, f'{kind}_x{lr_scale}'),
+                                 [downsample_frame(f, lr_scale, lr_method) for f in frames])
             written[split].append(seq)
     os.makedirs(out_root, exist_ok=True)
     with open(osp.join(out_root, SETTINGS_FILE), 'w') as f:

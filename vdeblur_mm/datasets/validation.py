@@ -7,7 +7,7 @@ from .layouts import discover_sequences, resolve_layout
 from .video_deblur_dataset import DatasetError, scan_sequence
 
 
-def validate_dataset(data_root, layout='gopro', sequences=None, check_images=True):
+def validate_dataset(data_root, layout='gopro', sequences=None, check_images=True, scale=1):
     """Check every sequence of a dataset folder.
 
     Args:
@@ -15,6 +15,8 @@ def validate_dataset(data_root, layout='gopro', sequences=None, check_images=Tru
         layout (str | dict): Dataset layout (see ``DATASET_LAYOUTS``).
         sequences (list[str], optional): Only these sequences.
         check_images (bool): Also decode every frame and compare blurry/sharp frame sizes.
+        scale (int): Sharp frames are ``scale`` times the blurry ones (4 for the x4 VSRDB
+            layouts such as 'reds_vsrdb', 'gopro_x4'). Default: 1.
 
     Returns:
         tuple(list[tuple[str, int]], list[str]): ``(sequence, num_frames)`` of the valid
@@ -44,9 +46,11 @@ def validate_dataset(data_root, layout='gopro', sequences=None, check_images=Tru
                         seq_errors.append(f'frame {path} could not be decoded '
                                           '(corrupt or not an image)')
                     shapes.append(None if img is None else img.shape[:2])
-                if None not in shapes and shapes[0] != shapes[1]:
+                if None not in shapes and (shapes[0][0] * scale,
+                                           shapes[0][1] * scale) != shapes[1]:
+                    times = f' (expected {scale}x)' if scale != 1 else ''
                     seq_errors.append(f'frame size mismatch: {b} is {shapes[0][1]}x{shapes[0][0]}'
-                                      f', {s} is {shapes[1][1]}x{shapes[1][0]}')
+                                      f', {s} is {shapes[1][1]}x{shapes[1][0]}{times}')
         errors.extend(seq_errors)
         if not seq_errors:
             valid.append((seq, len(blur)))

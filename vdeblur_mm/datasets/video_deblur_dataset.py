@@ -1,11 +1,23 @@
 """Paired blurry/sharp video dataset for the published on-disk layouts."""
+import os
 import os.path as osp
 from typing import List, Optional, Sequence
 
 from mmagic.registry import DATASETS
 from mmengine.dataset import BaseDataset
 
-from .layouts import discover_sequences, list_frames, resolve_layout
+from .layouts import (
+    EXTRA_FRAME_FOLDERS,
+    FLOW_FOLDER,
+    discover_sequences,
+    flow_file_name,
+    layout_folders,
+    list_frames,
+    resolve_layout,
+)
+
+FLOW_TOOL_HINT = ('generate them with tools/generate_pseudo_flows.py <data_root> --layout '
+                  '<layout> (RAFT with a local --checkpoint, or --estimator dis)')
 
 
 class DatasetError(ValueError):
@@ -60,6 +72,70 @@ def scan_sequence(data_root, layout, seq, expected_frames=None):
     return ([osp.join(blur_dir, f) for f in blur], [osp.join(sharp_dir, f) for f in sharp])
 
 
+def _layout_name(layout):
+    return repr(layout)
+
+
+def scan_extra_frames(data_root, layout, seq, kind, blur_frames):
+    """Frame paths of one extra per-sequence folder (e.g. 'sharp_lr'), checked against the
+    blurry frames: the same count and the same file stems.
+
+    Returns:
+        list[str]: One path per blurry frame, in the same order.
+    """
+    folders = layout_folders(layout)
+    if kind not in folders:
+        raise DatasetError(f'layout {_layout_name(layout)} names no {kind!r} folder (it has '
+                           f'{sorted(folders)}); use a layout with a {kind!r} template, e.g. '
+                           "'reds_vsrdb' or 'gopro_x4'")
+    folder = osp.join(data_root, folders[kind].format(seq=seq))
+    if not osp.isdir(folder):
+        raise DatasetError(f'sequence {seq!r}: {kind} frame folder {folder} does not exist')
+    names = list_frames(folder)
+    by_stem = {osp.splitext(f)[0]: f for f in names}
+    paths = []
+    for blur in blur_frames:
+        stem = osp.splitext(osp.basename(blur))[0]
+        if stem not in by_stem:
+            raise DatasetError(f'sequence {seq!r}: blurry frame {blur} has no {kind} frame of '
+                               f'the same name in {folder} ({len(names)} frames there)')
+        paths.append(osp.join(folder, by_stem[stem]))
+    return paths
+
+
+def flow_folder(data_root, layout, seq):
+    """The pseudo-flow folder of a sequence (it need not exist)."""
+    folders = layout_folders(layout)
+    if FLOW_FOLDER not in folders:
+        raise DatasetError(f'pseudo-GT flows were asked for, but layout {_layout_name(layout)} '
+                           f'names no {FLOW_FOLDER!r} folder (it has {sorted(folders)}); use a '
+                           "layout with a 'flow' template, e.g. 'reds_vsrdb' or 'gopro_x4'")
+    return osp.join(data_root, folders[FLOW_FOLDER].format(seq=seq))
+
+
+def check_flow_folder(data_root, layout, seq, frames, dist=1):
+    """Check that a sequence's flow folder holds every centre → neighbour flow at distance
+    ``dist`` (FMA-Net with T=3: ``dist=1``) and return the folder.
+
+    Raises:
+        DatasetError: The folder or a flow file is missing (naming it, and the tool that
+            writes them).
+    """
+    folder = flow_folder(data_root, layout, seq)
+    if not osp.isdir(folder):
+        raise DatasetError(f'sequence {seq!r}: pseudo-flow folder {folder} does not exist; '
+                           + FLOW_TOOL_HINT)
+    present = set(os.listdir(folder))
+    stems = [osp.splitext(osp.basename(f))[0] for f in frames]
+    missing = [flow_file_name(stems[t], stems[t + d]) for t in range(dist, len(stems) - dist)
+               for d in (-dist, dist)
+               if flow_file_name(stems[t], stems[t + d]) not in present]
+    if missing:
+        raise DatasetError(f'sequence {seq!r}: {len(missing)} pseudo-flow files missing in '
+                           f'{folder}, e.g. {missing[0]}; ' + FLOW_TOOL_HINT)
+    return folder
+
+
 @DATASETS.register_module()
 class VideoDeblurDataset(BaseDataset):
     """Paired blurry/sharp video sequences in GoPro, DVD, BSD, REDS (or custom) layout.
@@ -77,6 +153,12 @@ class VideoDeblurDataset(BaseDataset):
             ``<sequence> [<num_frames>]`` per line; without it the sequences are discovered.
         sequences (list[str], optional): Keep only these sequences.
         exclude_sequences (list[str], optional): Drop these sequences (e.g. REDS4 from train).
+        extra_frames (list[str]): Extra frame folders of the layout to list, e.g.
+            ``['sharp_lr']`` (x4 VSRDB: the LR sharp frames); each adds
+            ``<name>_frames`` to the items (same names as the blurry frames). Default: ().
+        with_flows (bool): The items get ``flow_dir``, the sequence's pseudo-GT flow folder
+            (the layout's 'flow' template), checked to hold every centre → neighbour flow at
+            distance 1 (``LoadPseudoFlows`` reads them). Default: False.
         num_input_frames (int, optional): Frames per training clip, passed to the pipeline.
         pipeline (list[dict]): Processing pipeline.
         test_mode (bool): Test mode. Default: False.
@@ -91,6 +173,8 @@ class VideoDeblurDataset(BaseDataset):
                  sequences: Optional[Sequence[str]] = None,
                  exclude_sequences: Optional[Sequence[str]] = None,
                  num_input_frames: Optional[int] = None,
+                 extra_frames: Sequence[str] = (),
+                 with_flows: bool = False,
                  pipeline: Sequence = (),
                  test_mode: bool = False,
                  **kwargs):
@@ -98,7 +182,18 @@ class VideoDeblurDataset(BaseDataset):
         self.sequences = list(sequences) if sequences is not None else None
         self.exclude_sequences = set(exclude_sequences or ())
         self.num_input_frames = num_input_frames
-        resolve_layout(layout)  # fail early on an unknown layout name
+        self.extra_frames = [extra_frames] if isinstance(extra_frames, str) else \
+            list(extra_frames)
+        self.with_flows = with_flows
+        folders = layout_folders(layout)  # fail early on an unknown layout name
+        for kind in self.extra_frames:
+            if kind not in EXTRA_FRAME_FOLDERS:
+                raise ValueError(f'extra_frames may name {list(EXTRA_FRAME_FOLDERS)}, got '
+                                 f'{kind!r}')
+            if kind not in folders:
+                raise DatasetError(f'extra_frames asks for {kind!r} frames, but layout '
+                                   f'{_layout_name(layout)} names no {kind!r} folder (it has '
+                                   f'{sorted(folders)})')
         super().__init__(
             ann_file=ann_file,
             data_root=data_root,
@@ -131,7 +226,12 @@ class VideoDeblurDataset(BaseDataset):
         data_list = []
         for seq, expected in entries:
             blur, sharp = scan_sequence(self.data_root, self.layout, seq, expected)
-            data_list.append(
-                dict(key=seq, blur_frames=blur, sharp_frames=sharp,
-                     sequence_length=len(blur), num_input_frames=self.num_input_frames))
+            item = dict(key=seq, blur_frames=blur, sharp_frames=sharp,
+                        sequence_length=len(blur), num_input_frames=self.num_input_frames)
+            for kind in self.extra_frames:
+                item[f'{kind}_frames'] = scan_extra_frames(self.data_root, self.layout, seq,
+                                                           kind, blur)
+            if self.with_flows:
+                item['flow_dir'] = check_flow_folder(self.data_root, self.layout, seq, blur)
+            data_list.append(item)
         return data_list

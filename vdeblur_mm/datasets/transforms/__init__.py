@@ -1,3 +1,10 @@
-from .video_transforms import LoadVideoFrames, SampleVideoClip
+from .video_transforms import (
+    FlipWithFlow,
+    LoadPseudoFlows,
+    LoadVideoFrames,
+    SampleVideoClip,
+    ScaledPairedRandomCrop,
+)
 
-__all__ = ['LoadVideoFrames', 'SampleVideoClip']
+__all__ = ['FlipWithFlow', 'LoadPseudoFlows', 'LoadVideoFrames', 'SampleVideoClip',
+           'ScaledPairedRandomCrop']

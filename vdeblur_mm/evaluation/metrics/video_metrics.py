@@ -3,7 +3,13 @@
 
 mmagic's sample-wise metrics average a metric over the frames of each clip. The classes here add
 what video-deblurring papers differ in: frames excluded at the clip borders (BSSTNet: 2 at each
-end; FMA-Net: 1), border crop (FMA-Net: 4 px) and RGB vs Y (``convert_to``).
+end; FMA-Net: 1), border crop (FMA-Net: 4 px) and RGB vs Y (``convert_to``, ``y_weights``).
+
+Channel order: mmagic's ``DataPreprocessor`` hands the evaluator BGR frames in validation and
+testing (it converts ``gt_img`` to BGR, and ``destruct`` converts the predictions to BGR), and
+records that as ``gt_img_output_channel_order``. With ``channel_order='auto'`` (the default) the
+metrics read that record, so Y and grey conversions use the right weights; frames given without
+it (direct calls) are taken as RGB.
 """
 from typing import Optional, Sequence
 
@@ -13,7 +19,16 @@ import torch
 from mmagic.evaluation.metrics import PSNR, SSIM
 from mmagic.evaluation.metrics.base_sample_wise_metric import BaseSampleWiseMetric
 from mmagic.evaluation.metrics.metrics_utils import obtain_data
+from mmagic.evaluation.metrics.psnr import psnr
+from mmagic.evaluation.metrics.ssim import ssim
 from mmagic.registry import METRICS
+
+CHANNEL_ORDERS = ('auto', 'rgb', 'bgr')
+# 'bt601': ITU-R BT.601 luma of the true colours (mmcv's rgb2ycbcr), the standard Y-PSNR.
+# 'fmanet_bgr': FMA-Net's utils.Y_PSNR, which applies the BT.601 R, G, B weights to the channels
+# of cv2-loaded frames, i.e. to B, G, R: Y' = 0.2568 B + 0.5041 G + 0.0979 R. Only for
+# comparing with the Y-PSNR FMA-Net (and papers copying its code) report.
+Y_WEIGHTS = ('bt601', 'fmanet_bgr')
 
 
 def select_frames(frames, exclude_frames, key=''):
@@ -36,6 +51,39 @@ class VideoProtocolMixin:
     """
 
     exclude_frames = 0
+    channel_order = 'auto'
+    y_weights = 'bt601'
+
+    def _init_channel_order(self, channel_order, y_weights='bt601'):
+        if channel_order not in CHANNEL_ORDERS:
+            raise ValueError(f'channel_order must be one of {CHANNEL_ORDERS}, got '
+                             f'{channel_order!r}')
+        if y_weights not in Y_WEIGHTS:
+            raise ValueError(f'y_weights must be one of {Y_WEIGHTS}, got {y_weights!r}')
+        if y_weights != 'bt601' and str(getattr(self, 'convert_to', None)).lower() != 'y':
+            raise ValueError(f"y_weights={y_weights!r} only changes the Y conversion: use it "
+                             "with convert_to='Y'")
+        self.channel_order = channel_order
+        self.y_weights = y_weights
+        self._sample_order = 'rgb' if channel_order == 'auto' else channel_order
+
+    def sample_channel_order(self, data):
+        """'rgb' or 'bgr': the channel order of one sample's frames."""
+        if self.channel_order != 'auto':
+            return self.channel_order
+        recorded = data.get('gt_img_output_channel_order')  # set by mmagic's DataPreprocessor
+        if isinstance(recorded, (list, tuple)):
+            recorded = recorded[0] if recorded else None
+        if isinstance(recorded, str) and recorded.lower() in ('rgb', 'bgr'):
+            return recorded.lower()
+        return 'rgb'
+
+    def _y_channel_order(self):
+        """The order to tell mmagic's Y conversion: the true one (BT.601), or the reverse one
+        (FMA-Net's weights on swapped channels)."""
+        if self.y_weights == 'fmanet_bgr':
+            return 'bgr' if self._sample_order == 'rgb' else 'rgb'
+        return self._sample_order
 
     def _frame_pairs(self, data):
         gt = obtain_data(data, self.gt_key, self.device)
@@ -69,6 +117,7 @@ class VideoProtocolMixin:
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for data in data_samples:
+            self._sample_order = self.sample_channel_order(data)
             gt, pred = self._frame_pairs(data)
             mask = torch.ones_like(pred) if isinstance(pred, torch.Tensor) else np.ones_like(pred)
             values = [self.process_image(g, p, m) for g, p, m in zip(gt, pred, mask)]
@@ -83,17 +132,27 @@ class VideoPSNR(VideoProtocolMixin, PSNR):
         exclude_frames (int): Frames not scored at each end of every clip. Default: 0.
         crop_border (int): Pixels cropped at each image edge. Default: 0.
         convert_to (str, optional): None for RGB, 'Y' for the luma channel. Default: None.
-        channel_order (str): Channel order of the frames ('rgb' as our pipelines load them).
+        channel_order (str): Channel order of the frames: 'auto' (what mmagic's data
+            preprocessor recorded, else RGB), 'rgb' or 'bgr'. Default: 'auto'.
+        y_weights (str): With ``convert_to='Y'``: 'bt601', the standard luma of the true
+            colours; or 'fmanet_bgr', FMA-Net's ``Y_PSNR``, which applies the BT.601 RGB
+            weights to BGR channels (0.2568 B + 0.5041 G + 0.0979 R), needed only to compare
+            with the Y-PSNR it reports. Default: 'bt601'.
         Other args as in ``mmagic.evaluation.PSNR``.
     """
     metric = 'PSNR'
 
-    def __init__(self, exclude_frames: int = 0, channel_order: str = 'rgb', **kwargs):
+    def __init__(self, exclude_frames: int = 0, channel_order: str = 'auto',
+                 y_weights: str = 'bt601', **kwargs):
         super().__init__(**kwargs)
         self.exclude_frames = exclude_frames
-        # mmagic's metrics assume BGR for the Y conversion, but its video pipelines (and ours)
-        # load RGB frames; the Y channel must be computed from the actual order
-        self.channel_order = channel_order
+        # mmagic's metrics assume one fixed order for the Y conversion; the Y channel must be
+        # computed from the actual order of each sample
+        self._init_channel_order(channel_order, y_weights)
+
+    def process_image(self, gt, pred, mask):
+        return psnr(gt, pred, crop_border=self.crop_border, input_order=self.input_order,
+                    convert_to=self.convert_to, channel_order=self._y_channel_order())
 
 
 @METRICS.register_module()
@@ -110,11 +169,11 @@ class VideoSSIM(VideoProtocolMixin, SSIM):
     """
     metric = 'SSIM'
 
-    def __init__(self, exclude_frames: int = 0, channel_order: str = 'rgb',
-                 gaussian_3d: bool = False, **kwargs):
+    def __init__(self, exclude_frames: int = 0, channel_order: str = 'auto',
+                 y_weights: str = 'bt601', gaussian_3d: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.exclude_frames = exclude_frames
-        self.channel_order = channel_order
+        self._init_channel_order(channel_order, y_weights)
         self.gaussian_3d = gaussian_3d
         if gaussian_3d and (self.crop_border or self.convert_to):
             raise ValueError('gaussian_3d SSIM is computed on whole RGB frames: use it without '
@@ -122,7 +181,8 @@ class VideoSSIM(VideoProtocolMixin, SSIM):
 
     def process_image(self, gt, pred, mask):
         if not self.gaussian_3d:
-            return super().process_image(gt, pred, mask)
+            return ssim(gt, pred, crop_border=self.crop_border, input_order=self.input_order,
+                        convert_to=self.convert_to, channel_order=self._y_channel_order())
         return gaussian_3d_ssim(gt, pred)
 
 
@@ -145,13 +205,15 @@ def gaussian_3d_ssim(img1, img2, sigma=1.5, c1=0.01**2, c2=0.03**2):
     return float(ssim.mean())
 
 
-def _to_gray_uint8(frame):
-    """(C, H, W) RGB tensor/array in [0, 255] -> (H, W) uint8 gray."""
+def _to_gray_uint8(frame, channel_order='rgb'):
+    """(C, H, W) RGB (or BGR) tensor/array in [0, 255] -> (H, W) uint8 gray."""
     if isinstance(frame, torch.Tensor):
         frame = frame.detach().cpu().numpy()
     img = np.clip(np.round(np.asarray(frame, dtype=np.float64)), 0, 255).astype(np.uint8)
     img = np.ascontiguousarray(img.transpose(1, 2, 0))
-    return cv2.cvtColor(img, cv2.COLOR_RGB2GRAY) if img.shape[2] == 3 else img[..., 0]
+    if img.shape[2] != 3:
+        return img[..., 0]
+    return cv2.cvtColor(img, cv2.COLOR_RGB2GRAY if channel_order == 'rgb' else cv2.COLOR_BGR2GRAY)
 
 
 def centre_crop_32(flow):
@@ -172,11 +234,11 @@ def farneback_flow(prev_gray, cur_gray):
     return cv2.calcOpticalFlowFarneback(prev_gray, cur_gray, None, 0.5, 3, 15, 3, 5, 1.2, 0)
 
 
-def temporal_flow_error(gt_frames, pred_frames, crop=True):
+def temporal_flow_error(gt_frames, pred_frames, crop=True, channel_order='rgb'):
     """tOF of one clip (FMA-Net): mean over consecutive pairs of the mean end-point distance
     between the Farneback flow of the ground truth and that of the prediction."""
-    gt_gray = [_to_gray_uint8(f) for f in gt_frames]
-    pred_gray = [_to_gray_uint8(f) for f in pred_frames]
+    gt_gray = [_to_gray_uint8(f, channel_order) for f in gt_frames]
+    pred_gray = [_to_gray_uint8(f, channel_order) for f in pred_frames]
     if len(gt_gray) < 2:
         raise ValueError('tOF needs clips of at least 2 frames')
     values = []
@@ -197,15 +259,19 @@ class TemporalFlowError(VideoProtocolMixin, BaseSampleWiseMetric):
     Args:
         exclude_frames (int): Frames not scored at each end of every clip. Default: 0.
         crop (bool): FMA-Net's centred multiple-of-32 crop of the flow. Default: True.
+        channel_order (str): For the grey conversion: 'auto' (what mmagic's data
+            preprocessor recorded, else RGB), 'rgb' or 'bgr'. Default: 'auto'.
     """
     metric = 'tOF'
 
     def __init__(self, gt_key='gt_img', pred_key='pred_img', exclude_frames: int = 0,
-                 crop: bool = True, collect_device='cpu', prefix: Optional[str] = None):
+                 crop: bool = True, channel_order: str = 'auto', collect_device='cpu',
+                 prefix: Optional[str] = None):
         super().__init__(gt_key=gt_key, pred_key=pred_key, mask_key=None,
                          collect_device=collect_device, prefix=prefix)
         self.exclude_frames = exclude_frames
         self.crop = crop
+        self._init_channel_order(channel_order)
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for data in data_samples:
@@ -213,4 +279,5 @@ class TemporalFlowError(VideoProtocolMixin, BaseSampleWiseMetric):
             if gt.shape[0] < 2:
                 raise ValueError(f"tOF needs video clips; {data.get('key', 'sample')} has a "
                                  'single frame')
-            self.add_result(data, temporal_flow_error(gt, pred, self.crop))
+            self.add_result(data, temporal_flow_error(gt, pred, self.crop,
+                                                      self.sample_channel_order(data)))

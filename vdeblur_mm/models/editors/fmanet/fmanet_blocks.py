@@ -1,0 +1,272 @@
+# Adapted from KAIST-VICLab/FMA-Net (model.py) and swz30/Restormer, MIT; THIRD_PARTY.md
+"""FMA-Net's building blocks: per-frame 3-D convolutions, dense blocks, Restormer attention.
+
+Every per-frame feature map here is frames-major, ``(n, t, c, h, w)`` (mmagic's clip layout): the
+official ``(n, c, t, h, w)`` Conv3d layers with a 1x3x3 kernel are 2-D convolutions of each frame,
+and run as one ``conv2d`` over the ``n * t`` frames (1.3-2.9x faster than ``conv3d`` on CPU).
+The parameters keep the official Conv3d shapes and names (see :class:`FrameConv3d`), so the
+official weights load after the renames of ``convert.py``.
+"""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class FrameConv3d(nn.Conv3d):
+    """``nn.Conv3d`` applied to frames-major clips (n, t, c, h, w) -> (n, t, c', h', w').
+
+    A kernel of temporal size 1 is one ``conv2d`` over all frames; a larger one (NetR's 3x3x3
+    ``d_conv``) is a sum of one ``conv2d`` per temporal tap over the frames it reaches, equal to
+    Conv3d with zero temporal padding ``padding[0]``. Only stride 1 in time is supported.
+    """
+
+    def forward(self, x):
+        n, t = x.shape[:2]
+        kt, pt = self.kernel_size[0], self.padding[0]
+        if self.stride[0] != 1 or self.dilation[0] != 1 or kt - 1 != 2 * pt:
+            raise ValueError('FrameConv3d keeps the number of frames: temporal stride and '
+                             'dilation 1, padding (kernel - 1) / 2')
+        args = (self.stride[1:], self.padding[1:], self.dilation[1:], self.groups)
+        if kt == 1:
+            out = F.conv2d(x.flatten(0, 1), self.weight[:, :, 0], self.bias, *args)
+            return out.unflatten(0, (n, t))
+        out = None
+        for tap in range(kt):
+            shift = tap - pt  # output frame o reads input frame o + shift
+            lo, hi = max(0, -shift), min(t, t - shift)
+            if lo >= hi:
+                continue
+            part = F.conv2d(x[:, lo + shift:hi + shift].flatten(0, 1), self.weight[:, :, tap],
+                            None, *args).unflatten(0, (n, hi - lo))
+            if out is None:
+                out = part.new_zeros(n, t, *part.shape[2:])
+            out[:, lo:hi] += part
+        return out if self.bias is None else out + self.bias.view(1, 1, -1, 1, 1)
+
+
+    def forward_streamed(self, frame_fn, num_frames):
+        """The same convolution when the input frames come one at a time: ``frame_fn(i)``
+        returns input frame i (n, c, h, w), which is used for every output frame it reaches and
+        then dropped (inference: a map of many channels is never held for all frames)."""
+        kt, pt = self.kernel_size[0], self.padding[0]
+        args = (self.stride[1:], self.padding[1:], self.dilation[1:], self.groups)
+        out = None
+        for src in range(num_frames):
+            frame = frame_fn(src)
+            for tap in range(kt):
+                dst = src - (tap - pt)  # the output frame this tap of ``src`` reaches
+                if 0 <= dst < num_frames:
+                    part = F.conv2d(frame, self.weight[:, :, tap], None, *args)
+                    if out is None:
+                        out = part.new_zeros(part.shape[0], num_frames, *part.shape[1:])
+                    out[:, dst] += part
+            del frame
+        return out if self.bias is None else out + self.bias.view(1, 1, -1, 1, 1)
+
+
+def per_frame(module, x):
+    """``module`` on a frames-major clip (n, t, c, h, w), one frame at a time when no gradient
+    is recorded (the intermediate maps of one frame, not of all, are alive at once)."""
+    if torch.is_grad_enabled() or x.shape[1] == 1:
+        return module(x)
+    return torch.cat([module(x[:, i:i + 1]) for i in range(x.shape[1])], 1)
+
+
+def frame_conv(in_channels, out_channels, bias, kernel_size=(1, 3, 3)):
+    """The official per-frame Conv3d (1x3x3, 'same' padding) as a :class:`FrameConv3d`."""
+    padding = tuple(k // 2 for k in kernel_size)
+    return FrameConv3d(in_channels, out_channels, kernel_size, padding=padding, bias=bias)
+
+
+def frame_conv_pair(in_channels, mid_channels, out_channels, bias, kernel_size=(1, 3, 3)):
+    """conv - LeakyReLU(0.2) - conv, the official heads (``f_conv``, ``d_conv``, ``a_conv``...)."""
+    return nn.Sequential(frame_conv(in_channels, mid_channels, bias, kernel_size),
+                         nn.LeakyReLU(negative_slope=0.2, inplace=True),
+                         frame_conv(mid_channels, out_channels, bias, kernel_size))
+
+
+class DenseLayer(nn.Module):
+    """conv 3x3 + LeakyReLU, concatenated to its input."""
+
+    def __init__(self, dim, growth_rate, bias):
+        super().__init__()
+        self.conv = frame_conv(dim, growth_rate, bias)
+
+    def forward(self, x):
+        return torch.cat([x, F.leaky_relu(self.conv(x), 0.2, inplace=True)], 2)
+
+
+class RDB(nn.Module):
+    """Residual dense block: ``num_dense_layer`` dense layers, 1x1 fusion, residual."""
+
+    def __init__(self, dim, growth_rate, num_dense_layer, bias):
+        super().__init__()
+        self.layer = nn.Sequential(*[DenseLayer(dim + growth_rate * i, growth_rate, bias)
+                                     for i in range(num_dense_layer)])
+        # the official fusion always has a bias (it ignores ``bias`` here)
+        self.conv = FrameConv3d(dim + growth_rate * num_dense_layer, dim, 1)
+
+    def forward(self, x):
+        return self.conv(self.layer(x)) + x
+
+
+class RRDB(nn.Module):
+    """``num_RDB`` chained RDBs; a 1x1 conv fuses all their outputs, then a 3x3 conv, residual.
+
+    The 1x1 fusion of the concatenated outputs is a sum of its input-channel slices applied to
+    each output as it is produced: the (num_RDB * dim)-channel concatenation (746 MB for three
+    180x320 frames at dim 90) is never built.
+    """
+
+    def __init__(self, dim, num_RDB, growth_rate, num_dense_layer, bias):  # noqa: N803
+        super().__init__()
+        self.rdbs = nn.ModuleList([RDB(dim, growth_rate, num_dense_layer, bias)
+                                   for _ in range(num_RDB)])
+        self.conv = nn.Sequential(FrameConv3d(dim * num_RDB, dim, 1, bias=bias),
+                                  frame_conv(dim, dim, bias))
+
+    def forward(self, x):
+        fuse = self.conv[0]
+        n, t, dim = x.shape[:3]
+        out, feat = None, x
+        for i, rdb in enumerate(self.rdbs):
+            feat = rdb(feat)
+            part = F.conv2d(feat.flatten(0, 1), fuse.weight[:, i * dim:(i + 1) * dim, 0])
+            out = part if out is None else out + part
+        if fuse.bias is not None:
+            out = out + fuse.bias.view(1, -1, 1, 1)
+        return self.conv[1](out.unflatten(0, (n, t))) + x
+
+
+class LayerNorm(nn.Module):
+    """Restormer's LayerNorm over the channels of (n, c, h, w) maps ('WithBias' or 'BiasFree'),
+    computed along dim 1 instead of on a transposed copy."""
+
+    def __init__(self, dim, layer_norm_type='WithBias'):
+        super().__init__()
+        if layer_norm_type not in ('WithBias', 'BiasFree'):
+            raise ValueError(f"LayerNorm_type must be 'WithBias' or 'BiasFree', got "
+                             f'{layer_norm_type!r}')
+        self.with_bias = layer_norm_type == 'WithBias'
+        self.body = nn.Module()  # the official parameters live in ``body``
+        self.body.weight = nn.Parameter(torch.ones(dim))
+        self.body.bias = nn.Parameter(torch.zeros(dim)) if self.with_bias else None
+
+    def forward(self, x):
+        var, mean = torch.var_mean(x, dim=1, keepdim=True, correction=0)
+        x = (x - mean) if self.with_bias else x  # BiasFree scales without centring
+        out = x * torch.rsqrt(var + 1e-5) * self.body.weight.view(1, -1, 1, 1)
+        return out + self.body.bias.view(1, -1, 1, 1) if self.with_bias else out
+
+
+class FeedForward(nn.Module):
+    """Restormer's gated-dconv feed-forward network (GDFN)."""
+
+    def __init__(self, dim, ffn_expansion_factor, bias):
+        super().__init__()
+        hidden = int(dim * ffn_expansion_factor)
+        self.project_in = nn.Conv2d(dim, hidden * 2, 1, bias=bias)
+        self.dwconv = nn.Conv2d(hidden * 2, hidden * 2, 3, padding=1, groups=hidden * 2,
+                                bias=bias)
+        self.project_out = nn.Conv2d(hidden, dim, 1, bias=bias)
+
+    #: hidden channels per step at inference (the two 2 x hidden maps are never built whole)
+    inference_chunk = 64
+
+    def forward(self, x):
+        if torch.is_grad_enabled():
+            x1, x2 = self.dwconv(self.project_in(x)).chunk(2, dim=1)
+            return self.project_out(F.gelu(x1) * x2)
+        # the gate pairs hidden channel i with i + hidden and the dwconv is depthwise: both
+        # halves of a chunk of channels are computed alone, and project_out sums the chunks
+        hidden = self.project_out.in_channels
+        out = None
+        for a in range(0, hidden, self.inference_chunk):
+            rows = torch.cat([torch.arange(a, min(a + self.inference_chunk, hidden))] * 2)
+            rows[len(rows) // 2:] += hidden
+            rows = rows.to(x.device)
+            y = F.conv2d(x, self.project_in.weight[rows], None if self.project_in.bias is None
+                         else self.project_in.bias[rows])
+            y = F.conv2d(y, self.dwconv.weight[rows], None if self.dwconv.bias is None
+                         else self.dwconv.bias[rows], padding=1, groups=len(rows))
+            y1, y2 = y.chunk(2, dim=1)
+            part = F.conv2d(F.gelu(y1) * y2, self.project_out.weight[:, rows[:len(rows) // 2]])
+            out = part if out is None else out + part
+        return out if self.project_out.bias is None else \
+            out + self.project_out.bias.view(1, -1, 1, 1)
+
+
+class Attention(nn.Module):
+    """Restormer's transposed (channel) attention, MDTA, with the query from another map.
+
+    ``forward(x, query)``: keys and values from ``x``, queries from ``query`` (both
+    (n, dim, h, w)); attention between the ``dim / heads`` channels of each head over all pixels,
+    with L2-normalised queries and keys and a learnable temperature per head.
+    """
+
+    def __init__(self, dim, num_heads, bias):
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f'dim ({dim}) must be divisible by num_heads ({num_heads})')
+        self.num_heads = num_heads
+        self.temperature = nn.Parameter(torch.ones(num_heads, 1, 1))
+        self.q = nn.Conv2d(dim, dim, 1, bias=bias)
+        self.q_dwconv = nn.Conv2d(dim, dim, 3, padding=1, groups=dim, bias=bias)
+        self.kv_conv = nn.Conv2d(dim, dim * 2, 1, bias=bias)
+        self.kv_dwconv = nn.Conv2d(dim * 2, dim * 2, 3, padding=1, groups=dim * 2, bias=bias)
+        self.project_out = nn.Conv2d(dim, dim, 1, bias=bias)
+
+    def forward(self, x, query):
+        n, c, h, w = x.shape
+        q = self.q_dwconv(self.q(query)).view(n, self.num_heads, -1, h * w)
+        k, v = self.kv_dwconv(self.kv_conv(x)).view(n, 2, self.num_heads, -1, h * w).unbind(1)
+        q, k = F.normalize(q, dim=-1), F.normalize(k, dim=-1)
+        attn = (q @ k.transpose(-2, -1) * self.temperature).softmax(-1)
+        return self.project_out((attn @ v).reshape(n, c, h, w))
+
+
+class MultiAttentionBlock(nn.Module):
+    """Centre-oriented attention + GDFN, then (NetR only) degradation-aware attention + GDFN.
+
+    ``forward(fw, centre, kd)``: ``fw`` (n, dim, h, w) the warped-feature map; ``centre`` the
+    un-normalised centre-frame feature, the query of the CO attention; ``kd`` the
+    degradation-kernel feature, the query of the DA attention (None without DA).
+    """
+
+    def __init__(self, dim, num_heads, layer_norm_type, ffn_expansion_factor, bias, is_da):
+        super().__init__()
+        self.norm1 = LayerNorm(dim, layer_norm_type)
+        self.co_attn = Attention(dim, num_heads, bias)
+        self.norm2 = LayerNorm(dim, layer_norm_type)
+        self.ffn1 = FeedForward(dim, ffn_expansion_factor, bias)
+        self.is_da = is_da
+        if is_da:
+            self.norm3 = LayerNorm(dim, layer_norm_type)
+            self.da_attn = Attention(dim, num_heads, bias)
+            self.norm4 = LayerNorm(dim, layer_norm_type)
+            self.ffn2 = FeedForward(dim, ffn_expansion_factor, bias)
+
+    def forward(self, fw, centre, kd=None):
+        fw = fw + self.co_attn(self.norm1(fw), centre)
+        fw = fw + self.ffn1(self.norm2(fw))
+        if self.is_da:
+            if kd is None:
+                raise ValueError('a degradation-aware attention block needs the kernel feature')
+            fw = fw + self.da_attn(self.norm3(fw), kd)
+            fw = fw + self.ffn2(self.norm4(fw))
+        return fw
+
+
+class PixelShuffleBlock(nn.Module):
+    """Two conv + PixelShuffle(2) steps (x4) and a conv, LeakyReLU(0.2) after each."""
+
+    def __init__(self, channels, bias):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels * 4, 3, padding=1, bias=bias)
+        self.conv2 = nn.Conv2d(channels, channels * 4, 3, padding=1, bias=bias)
+        self.conv3 = nn.Conv2d(channels, channels, 3, padding=1, bias=bias)
+
+    def forward(self, x):
+        x = F.leaky_relu(F.pixel_shuffle(self.conv1(x), 2), 0.2, inplace=True)
+        x = F.leaky_relu(F.pixel_shuffle(self.conv2(x), 2), 0.2, inplace=True)
+        return F.leaky_relu(self.conv3(x), 0.2, inplace=True)

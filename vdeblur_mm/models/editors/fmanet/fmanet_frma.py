@@ -1,0 +1,135 @@
+# Adapted from KAIST-VICLab/FMA-Net (model.py: MultiFlowBWarp, FRMA), MIT; THIRD_PARTY.md
+"""FMA-Net's FRMA block (flow-guided refinement with multi-attention) and multi-flow warping."""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmagic.models.utils import flow_warp
+
+from .fmanet_blocks import RDB, MultiAttentionBlock, frame_conv_pair, per_frame
+
+
+def multi_flow_warp(feat, flow_mask, num_flow):
+    """Warp each of ``num_flow`` channel groups of every frame with its own flow and mask.
+
+    Args:
+        feat (Tensor): (n, t, c, h, w); the c channels split into ``num_flow`` consecutive groups.
+        flow_mask (Tensor): (n, t, 3 * num_flow, h, w): per group (dx, dy, mask logit).
+        num_flow (int): Number of flow-mask pairs.
+
+    Returns:
+        Tensor: (n, t, c, h, w): each group backward-warped with bilinear sampling (zeros outside
+        the frame) and multiplied by the sigmoid of its mask.
+    """
+    n, t, c, h, w = feat.shape
+    if c % num_flow or flow_mask.shape != (n, t, 3 * num_flow, h, w):
+        raise ValueError(f'multi-flow warping of features {tuple(feat.shape)} in {num_flow} '
+                         f'groups needs flow_mask (n, t, 3*{num_flow}, h, w), got '
+                         f'{tuple(flow_mask.shape)}')
+    groups = feat.reshape(n * t * num_flow, c // num_flow, h, w)
+    fm = flow_mask.reshape(n * t * num_flow, 3, h, w)
+    warped = flow_warp(groups, fm[:, :2].permute(0, 2, 3, 1)) * torch.sigmoid(fm[:, 2:3])
+    return warped.view(n, t, c, h, w)
+
+
+def frames_to_channels(x):
+    """(n, t, c, h, w) -> (n, c * t, h, w) with channel ``c_index * t + t_index``, the official
+    ``'b c t h w -> b (c t) h w'``."""
+    n, t, c, h, w = x.shape
+    return x.transpose(1, 2).reshape(n, c * t, h, w)
+
+
+def channels_to_frames(x, t):
+    """Inverse of :func:`frames_to_channels`: (n, c * t, h, w) -> (n, t, c, h, w)."""
+    n, ct, h, w = x.shape
+    return x.view(n, ct // t, t, h, w).transpose(1, 2).contiguous()
+
+
+class FRMA(nn.Module):
+    """Flow-guided dynamic filtering and Refinement with Multi-Attention (FRMA) block.
+
+    Per block: an RDB updates the features ``F``; the multi-flow-mask ``f`` (9 x (dx, dy, mask)
+    per frame) is refined from the centre feature, ``f`` and ``F`` warped by ``f`` (the first
+    block predicts it from the centre feature and ``F``); ``F`` warped by the new ``f`` is
+    concatenated over the frames (with the previous ``Fw`` from the second block on) and fused
+    by a 1x1 conv into ``Fw``; then ``num_multi_attn`` multi-attention blocks refine ``Fw`` with
+    the centre feature as the CO query and (NetR, ``is_da``) this block's own projection of the
+    shared kernel feature as the DA query.
+
+    Args:
+        dim (int): Feature channels (90).
+        num_seq (int): Frames T (3).
+        growth_rate, num_dense_layer (int): RDB settings (18, 4).
+        num_flow (int): Flow-mask pairs (9); ``dim`` must be divisible by it.
+        num_multi_attn (int): Multi-attention blocks (2).
+        num_heads, layer_norm_type, ffn_expansion_factor, bias: attention settings.
+        is_da (bool): Degradation-aware attention (NetR). Default: False.
+        is_first_f (bool): The first block of NetD: no incoming flow-mask. Default: False.
+        is_first_fw (bool): The first block: no incoming ``Fw``. Default: False.
+    """
+
+    def __init__(self, dim, num_seq, growth_rate, num_dense_layer, num_flow, num_multi_attn,
+                 num_heads, layer_norm_type, ffn_expansion_factor, bias, is_da=False,
+                 is_first_f=False, is_first_fw=False):
+        super().__init__()
+        if dim % num_flow:
+            raise ValueError(f'dim ({dim}) must be divisible by num_flows ({num_flow})')
+        self.num_flow = num_flow
+        self.is_first_f, self.is_first_fw = is_first_f, is_first_fw
+        self.rdb = RDB(dim, growth_rate, num_dense_layer, bias)
+        self.rdb_kd = RDB(dim, growth_rate, num_dense_layer, bias) if is_da else None
+        self.conv_kd = nn.Conv2d(dim * num_seq, dim, 1, bias=bias) if is_da else None
+        fw_in = dim * num_seq if is_first_fw else dim + dim * num_seq
+        self.conv_fw = nn.Conv2d(fw_in, dim, 1, bias=bias)
+        f_in = dim * 2 if is_first_f else dim * 2 + 3 * num_flow
+        self.conv_f = frame_conv_pair(f_in, 3 * num_flow, 3 * num_flow, bias)
+        self.multi_attn_block = nn.ModuleList([
+            MultiAttentionBlock(dim, num_heads, layer_norm_type, ffn_expansion_factor, bias,
+                                is_da) for _ in range(num_multi_attn)])
+
+    def refine_flow_mask(self, centre, frame_maps):
+        """``conv_f`` of ``cat(centre repeated over the frames, *frame_maps)``, computed as a sum
+        over the input-channel slices of its first conv: the centre frame's part once for all
+        frames, and no concatenation of the (2 dim + 3 num_flow)-channel input."""
+        first = self.conv_f[0]
+        n, t = frame_maps[0].shape[:2]
+        dim = centre.shape[1]
+        w = first.weight[:, :, 0]
+        out = F.conv2d(centre, w[:, :dim], first.bias, padding=1)[:, None]
+        start = dim
+        for m in frame_maps:
+            c = m.shape[2]
+            out = out + F.conv2d(m.flatten(0, 1), w[:, start:start + c],
+                                 padding=1).unflatten(0, (n, t))
+            start += c
+        return self.conv_f[2](F.leaky_relu(out, 0.2, inplace=True))
+
+    def forward(self, feat, fw, flow_mask, centre, kd=None):
+        """
+        Args:
+            feat (Tensor): Features ``F`` (n, t, dim, h, w).
+            fw (Tensor | None): ``Fw`` (n, dim, h, w) of the previous block.
+            flow_mask (Tensor | None): ``f`` (n, t, 3 * num_flow, h, w) of the previous block.
+            centre (Tensor): The centre-frame feature ``F0_c`` (n, dim, h, w), fixed across
+                blocks.
+            kd (Tensor, optional): The kernel feature (n, t, dim, h, w) (NetR).
+
+        Returns:
+            tuple[Tensor, Tensor, Tensor]: the new ``F``, ``Fw`` and ``f``.
+        """
+        feat = per_frame(self.rdb, feat)
+        if self.is_first_f:
+            flow_mask = self.refine_flow_mask(centre, [feat])
+        else:
+            warped = multi_flow_warp(feat, flow_mask, self.num_flow)
+            flow_mask = flow_mask + self.refine_flow_mask(centre, [flow_mask, warped])
+        warped = frames_to_channels(multi_flow_warp(feat, flow_mask, self.num_flow))
+        fw = self.conv_fw(warped if self.is_first_fw else torch.cat([fw, warped], 1))
+        kd_query = None
+        if self.rdb_kd is not None:
+            kd_query = self.conv_kd(frames_to_channels(per_frame(self.rdb_kd, kd)))
+        for blk in self.multi_attn_block:
+            fw = blk(fw, centre, kd_query)
+        return feat, fw, flow_mask
+
+
+__all__ = ['FRMA', 'multi_flow_warp', 'frames_to_channels', 'channels_to_frames']
