@@ -179,3 +179,30 @@ def test_wheel_carries_configs_model_index_and_startup_hook(tmp_path):
     assert not any('__pycache__' in n for n in names)
     metafiles = glob.glob(osp.join(ROOT, 'configs', '*', 'metafile.yml'))
     assert len([n for n in names if n.endswith('/metafile.yml')]) == len(metafiles) >= 3
+
+
+@pytest.mark.slow
+def test_stock_tools_train_fmanet_stage1_then_stage2_then_test(tmp_path, synthetic_vsrdb_root):
+    """FMA-Net's two stages through mmagic's own train.py / test.py: stage 2 starts NetD from
+    the stage-1 work dir (its best checkpoint), set by config."""
+    stage1 = osp.join(ROOT, 'configs', 'fmanet', 'fmanet-stage1_c18f2_1xb1-300i_synthetic.py')
+    stage2 = osp.join(ROOT, 'configs', 'fmanet', 'fmanet-stage2_c18f2_1xb1-300i_synthetic.py')
+    root = synthetic_vsrdb_root
+    opts = [f'train_dataloader.dataset.data_root={root}/train',
+            f'val_dataloader.dataset.data_root={root}/test',
+            f'test_dataloader.dataset.data_root={root}/test', 'default_hooks.logger.interval=1',
+            'train_cfg.max_iters=2', 'train_cfg.val_interval=2']
+    work1, work2 = str(tmp_path / 'stage1'), str(tmp_path / 'stage2')
+    log = run_tool([sys.executable, stock('train.py'), stage1, '--work-dir', work1,
+                    '--cfg-options', *opts])
+    assert 'loss_ta_d' in log and 'recon/PSNR' in log
+    assert glob.glob(osp.join(work1, 'best_recon_PSNR_iter_2.pth'))
+    log = run_tool([sys.executable, stock('train.py'), stage2, '--work-dir', work2,
+                    '--cfg-options', *opts, f'model.init_net_d_from={work1}'])
+    assert 'FMA-Net NetD initialised from' in log and 'loss_pix' in log
+    out = str(tmp_path / 'metrics.json')
+    run_tool([sys.executable, stock('test.py'), stage2, osp.join(work2, 'iter_2.pth'),
+              '--work-dir', work2, '--out', out, '--cfg-options', *opts])
+    metrics = json.load(open(out))
+    assert {'PSNR', 'Y/PSNR', 'Y601/PSNR', 'SSIM', 'tOF'} <= set(metrics)
+    assert 3 < metrics['PSNR'] < 60
