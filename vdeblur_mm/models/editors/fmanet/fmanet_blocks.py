@@ -16,8 +16,9 @@ class FrameConv3d(nn.Conv3d):
     """``nn.Conv3d`` applied to frames-major clips (n, t, c, h, w) -> (n, t, c', h', w').
 
     A kernel of temporal size 1 is one ``conv2d`` over all frames; a larger one (NetR's 3x3x3
-    ``d_conv``) is a sum of one ``conv2d`` per temporal tap over the frames it reaches, equal to
-    Conv3d with zero temporal padding ``padding[0]``. Only stride 1 in time is supported.
+    ``d_conv``) is :meth:`forward_streamed`: a sum of one ``conv2d`` per temporal tap and input
+    frame, equal to Conv3d with zero temporal padding ``padding[0]``. Only stride 1 in time is
+    supported.
     """
 
     def forward(self, x):
@@ -26,23 +27,11 @@ class FrameConv3d(nn.Conv3d):
         if self.stride[0] != 1 or self.dilation[0] != 1 or kt - 1 != 2 * pt:
             raise ValueError('FrameConv3d keeps the number of frames: temporal stride and '
                              'dilation 1, padding (kernel - 1) / 2')
-        args = (self.stride[1:], self.padding[1:], self.dilation[1:], self.groups)
         if kt == 1:
-            out = F.conv2d(x.flatten(0, 1), self.weight[:, :, 0], self.bias, *args)
+            out = F.conv2d(x.flatten(0, 1), self.weight[:, :, 0], self.bias, self.stride[1:],
+                           self.padding[1:], self.dilation[1:], self.groups)
             return out.unflatten(0, (n, t))
-        out = None
-        for tap in range(kt):
-            shift = tap - pt  # output frame o reads input frame o + shift
-            lo, hi = max(0, -shift), min(t, t - shift)
-            if lo >= hi:
-                continue
-            part = F.conv2d(x[:, lo + shift:hi + shift].flatten(0, 1), self.weight[:, :, tap],
-                            None, *args).unflatten(0, (n, hi - lo))
-            if out is None:
-                out = part.new_zeros(n, t, *part.shape[2:])
-            out[:, lo:hi] += part
-        return out if self.bias is None else out + self.bias.view(1, 1, -1, 1, 1)
-
+        return self.forward_streamed(lambda i: x[:, i], t)
 
     def forward_streamed(self, frame_fn, num_frames):
         """The same convolution when the input frames come one at a time: ``frame_fn(i)``

@@ -191,9 +191,11 @@ def dynamic_upsample(frames, kernels, kernel_size, scale):
 
     Args:
         frames (Tensor): Warped LR frames (n, t, c, h, w).
-        kernels (Tensor): Kernels (n, t, s*s*kr*kr, h, w), channel
-            ``((s1 * s + s2) * kr + k1) * kr + k2``; normalised here to ``k - mean(k) + 1/K``
-            over the K = t * kr^2 weights of each output sub-pixel.
+        kernels (Tensor | callable): Kernels (n, t, s*s*kr*kr, h, w), channel
+            ``((s1 * s + s2) * kr + k1) * kr + k2``, or a function ``i -> (n, s*s*kr*kr, h, w)``
+            giving one frame's kernels at a time (inference: the t * s^2 * kr^2-channel map is
+            never whole). They are normalised to ``k - mean(k) + 1/K`` over the K = t * kr^2
+            weights of each output sub-pixel.
         kernel_size (int): kr (odd).
         scale (int): s.
 
@@ -204,41 +206,27 @@ def dynamic_upsample(frames, kernels, kernel_size, scale):
     if kernel_size % 2 == 0:
         raise ValueError(f'the restoration kernel size must be odd, got {kernel_size}')
     ss, kk = scale * scale, kernel_size * kernel_size
-    if kernels.shape != (n, t, ss * kk, h, w):
+    if torch.is_tensor(kernels) and kernels.shape != (n, t, ss * kk, h, w):
         raise ValueError(f'restoration kernels must have shape (n, t, s*s*kr*kr, h, w) = '
                          f'{(n, t, ss * kk, h, w)}, got {tuple(kernels.shape)}')
+    kernel_fn = kernels.unbind(1).__getitem__ if torch.is_tensor(kernels) else kernels
     pad = kernel_size // 2
-    xp = F.pad(frames.flatten(0, 1), (pad, pad, pad, pad), mode='replicate').unflatten(0, (n, t))
-    weights = kernels.view(n, t, ss, kernel_size, kernel_size, h, w)
-    out = _ShiftDynamicFilter.apply(xp, weights)  # (n, c, s*s, h, w)
+    # the filter, the mean of the weights and the window sums are all sums over the frames;
     # sum_j (k_j - mean + 1/K) x_j = sum_j k_j x_j + (1/K - mean) * sum_j x_j: the normalised
     # kernels are never materialised
-    mean = kernels.view(n, t, ss, kk, h, w).mean((1, 3))
-    box = F.avg_pool2d(xp.sum(1), kernel_size, stride=1) * kk  # sum over the t * kr^2 taps
-    out = out + (1.0 / (t * kk) - mean)[:, None] * box[:, :, None]
-    return F.pixel_shuffle(out.reshape(n, c * ss, h, w), scale)
-
-
-def dynamic_upsample_streamed(frames, kernel_fn, kernel_size, scale):
-    """:func:`dynamic_upsample` with the kernels of one frame at a time, ``kernel_fn(i)`` ->
-    (n, s*s*kr*kr, h, w) (inference: the t * s^2 * kr^2-channel kernel map is never whole). The
-    filter, the mean of the weights and the window sums are all sums over the frames."""
-    n, t, c, h, w = frames.shape
-    ss, kk = scale * scale, kernel_size * kernel_size
-    pad = kernel_size // 2
     out = mean = box = None
     for i in range(t):
-        kernels = kernel_fn(i)
-        if kernels.shape != (n, ss * kk, h, w):
+        k_i = kernel_fn(i)
+        if k_i.shape != (n, ss * kk, h, w):
             raise ValueError(f'restoration kernels of one frame must have shape '
-                             f'{(n, ss * kk, h, w)}, got {tuple(kernels.shape)}')
+                             f'{(n, ss * kk, h, w)}, got {tuple(k_i.shape)}')
         xp = F.pad(frames[:, i], (pad, pad, pad, pad), mode='replicate')
         part = _ShiftDynamicFilter.apply(
-            xp[:, None], kernels.view(n, 1, ss, kernel_size, kernel_size, h, w))
-        m = kernels.view(n, ss, kk, h, w).mean(2)
-        b = F.avg_pool2d(xp, kernel_size, stride=1) * kk
+            xp[:, None], k_i.reshape(n, 1, ss, kernel_size, kernel_size, h, w))
+        m = k_i.reshape(n, ss, kk, h, w).mean(2)
+        b = F.avg_pool2d(xp, kernel_size, stride=1) * kk  # sum over the kr^2 taps
         out, mean, box = (part, m, b) if out is None else (out + part, mean + m, box + b)
-        del kernels
+        del k_i
     out = out + (1.0 / (t * kk) - mean / t)[:, None] * box[:, :, None]
     return F.pixel_shuffle(out.reshape(n, c * ss, h, w), scale)
 
@@ -256,7 +244,8 @@ def fgdf_downsample(hr_frames, flow_mask, kernels, kernel_size, scale):
 
 
 def fgdf_upsample(lr_frames, flow_mask, kernels, kernel_size, scale):
-    """FGDF restoration: warp the LR clip to its centre frame, then :func:`dynamic_upsample`.
+    """FGDF restoration: warp the LR clip to its centre frame, then :func:`dynamic_upsample`
+    (``kernels`` a tensor or a per-frame function, as there).
 
     Returns:
         tuple[Tensor, Tensor]: the upsampled centre frame (n, c, s*h, s*w) and the warped,

@@ -16,7 +16,7 @@ from mmengine.model import BaseModule
 
 from ...layers.checks import check_video
 from .fmanet_blocks import RRDB, PixelShuffleBlock, frame_conv, frame_conv_pair, per_frame
-from .fmanet_fgdf import dynamic_upsample, dynamic_upsample_streamed, fgdf_downsample, warp_clip
+from .fmanet_fgdf import fgdf_downsample, fgdf_upsample, warp_clip
 from .fmanet_frma import FRMA, channels_to_frames
 
 
@@ -159,15 +159,11 @@ class NetR(nn.Module):
         _, warped = warp_clip(x, image_flow_mask, 1)
         centre_lr = x[:, t // 2:t // 2 + 1].expand(-1, t, -1, -1, -1)
         image_flow_mask = self.f_conv3(torch.cat([flow_mask, warped, centre_lr], 2))
-        # FGDF upsampling: the LR clip warped by the image flow, filtered by the kernels KR
-        _, warped = warp_clip(x, image_flow_mask, 1)
+        # FGDF upsampling, with the kernels KR of one frame at a time
         fw_frames = channels_to_frames(fw, t)
-        if torch.is_grad_enabled():
-            up = dynamic_upsample(warped, self.r_conv(fw_frames), self.kernel_size, self.scale)
-        else:  # the kernels of one frame at a time
-            up = dynamic_upsample_streamed(
-                warped, lambda i: self.r_conv(fw_frames[:, i:i + 1])[:, 0], self.kernel_size,
-                self.scale)
+        up, warped = fgdf_upsample(x, image_flow_mask,
+                                   lambda i: self.r_conv(fw_frames[:, i:i + 1])[:, 0],
+                                   self.kernel_size, self.scale)
         out = dict(output=up + res)
         if with_aux:
             out.update(lr_warp=warped, anchor=self.a_conv(feat))
