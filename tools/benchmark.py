@@ -18,7 +18,7 @@ import torch
 from mmengine.config import DictAction
 
 from vdeblur_mm.inference import init_model, resolve_inference_spec
-from vdeblur_mm.utils import benchmark_model
+from vdeblur_mm.utils import benchmark_model, limit_heap_retention
 
 
 def main(argv=None):
@@ -32,10 +32,14 @@ def main(argv=None):
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--no-flops', action='store_true')
     parser.add_argument('--json', help='also write the results to this file')
+    parser.add_argument('--keep-malloc', action='store_true',
+                        help="keep glibc's default heap behaviour (see vdeblur_mm.utils.malloc)")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
                         help='override config settings, e.g. '
                         'model.flow_estimator.type=DISFlowEstimator')
     args = parser.parse_args(argv)
+    if not args.keep_malloc:
+        limit_heap_retention()
     if args.device == 'cuda' and not torch.cuda.is_available():
         print('error: --device cuda but CUDA is not available', file=sys.stderr)
         return 1

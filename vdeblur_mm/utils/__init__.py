@@ -5,8 +5,9 @@ from .checkpoint import (
     strip_prefix,
     unwrap_state_dict,
 )
+from .malloc import limit_heap_retention
 
 __all__ = [
     'benchmark_model', 'count_parameters', 'CheckpointConversionError', 'load_checkpoint_file',
-    'strip_prefix', 'unwrap_state_dict'
+    'strip_prefix', 'unwrap_state_dict', 'limit_heap_retention'
 ]

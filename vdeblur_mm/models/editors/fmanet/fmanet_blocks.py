@@ -55,10 +55,22 @@ class FrameConv3d(nn.Conv3d):
 
 def per_frame(module, x):
     """``module`` on a frames-major clip (n, t, c, h, w), one frame at a time when no gradient
-    is recorded (the intermediate maps of one frame, not of all, are alive at once)."""
-    if torch.is_grad_enabled() or x.shape[1] == 1:
+    is recorded (the intermediate maps of one frame, not of all, are alive at once).
+
+    ``x`` may also be ``(fn, t)``: a function giving frame ``i`` as (n, 1, c, h, w) and the
+    frame count, so that the input is never built for all frames either.
+    """
+    fn, t = x if isinstance(x, tuple) else ((lambda i: x[:, i:i + 1]), x.shape[1])
+    if isinstance(x, torch.Tensor) and (torch.is_grad_enabled() or t == 1):
         return module(x)
-    return torch.cat([module(x[:, i:i + 1]) for i in range(x.shape[1])], 1)
+    out = None
+    for i in range(t):
+        y = module(fn(i))
+        if out is None:  # filled in place: no list of frames and no concatenated copy
+            out = y.new_empty((y.shape[0], t, *y.shape[2:]))
+        out[:, i:i + 1] = y
+        del y
+    return out
 
 
 def frame_conv(in_channels, out_channels, bias, kernel_size=(1, 3, 3)):

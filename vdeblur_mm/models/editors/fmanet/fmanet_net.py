@@ -64,7 +64,7 @@ class NetD(nn.Module):
     def forward(self, x, with_aux=False, with_kernels=True):
         t = x.shape[1]
         feat = per_frame(self.feature_extractor, x)
-        centre = feat[:, t // 2]
+        centre = feat[:, t // 2].clone()  # a copy: a view would keep all frames alive
         fw = flow_mask = None
         for blk in self.frma_blocks:
             feat, fw, flow_mask = blk(feat, fw, flow_mask, centre)
@@ -147,8 +147,13 @@ class NetR(nn.Module):
 
     def forward(self, x, feat_d, flow_mask_d, kernel_feat, with_aux=False):
         t = x.shape[1]
-        feat = per_frame(self.feature_extractor, torch.cat([x, feat_d], 2))
-        centre = feat[:, t // 2]
+        if torch.is_grad_enabled():
+            feat = per_frame(self.feature_extractor, torch.cat([x, feat_d], 2))
+        else:  # the concatenated input one frame at a time
+            feat = per_frame(self.feature_extractor, (
+                lambda i, fd=feat_d: torch.cat([x[:, i:i + 1], fd[:, i:i + 1]], 2), t))
+        del feat_d  # NetD's features are not used again (the caller lets go of them too)
+        centre = feat[:, t // 2].clone()  # a copy: a view would keep all frames alive
         flow_mask = self.f_conv1(flow_mask_d)
         kd = kernel_feat
         fw = None
@@ -254,9 +259,12 @@ class FMANet(BaseModule):
             # time, straight into NetR's first (3x3x3) kernel projection
             t = lqs.shape[1]
             d = self.net_d(lqs, with_kernels=False)
+            fw_d = d.pop('fw')
             kernel_feat = self.net_r.project_kernels_streamed(
-                lambda i: self.net_d.kernels_of_frame(d['fw'], i, t), t)
-        return self.net_r(lqs, d['feat'], d['flow_mask'], kernel_feat)['output']
+                lambda i: self.net_d.kernels_of_frame(fw_d, i, t), t)
+            del fw_d
+        # popped, so that NetR can free NetD's features once it has used them
+        return self.net_r(lqs, d.pop('feat'), d.pop('flow_mask'), kernel_feat)['output']
 
     def forward_train(self, lqs, hr_frames=None):
         """Every output the training losses use.
