@@ -16,6 +16,7 @@ import torch
 from mmengine.config import DictAction
 
 from vdeblur_mm.inference import VideoReadError, deblur_video, init_model
+from vdeblur_mm.utils import limit_heap_retention
 
 
 def main(argv=None):
@@ -38,9 +39,12 @@ def main(argv=None):
     parser.add_argument('--amp', action='store_true', default=None,
                         help='fp16 autocast on CUDA')
     parser.add_argument('--fps', type=float, default=None, help='output fps (default: input)')
+    parser.add_argument('--side-by-side', action='store_true',
+                        help='write input | restored next to each other')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value pairs')
     args = parser.parse_args(argv)
+    limit_heap_retention()  # freed frame maps go back to the system (vdeblur_mm.utils.malloc)
     try:
         model = init_model(args.config, args.checkpoint, device=args.device,
                            cfg_options=args.cfg_options)
@@ -48,7 +52,7 @@ def main(argv=None):
         count = deblur_video(model, args.input, args.output, chunk_frames=args.chunk,
                              chunk_overlap=args.chunk_overlap, tile=args.tile,
                              tile_overlap=args.tile_overlap, amp=args.amp, fps=args.fps,
-                             blend=args.blend)
+                             blend=args.blend, side_by_side=args.side_by_side)
     except (FileNotFoundError, VideoReadError, ValueError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 1

@@ -30,6 +30,9 @@ def main(argv=None):
     parser.add_argument('--max-blur', type=float, default=14.0,
                         help='longest blur trail within one frame, in pixels')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--variety', default='wide', choices=['wide', 'camera'],
+                        help="wide: per-clip blur from none to --max-blur, moving objects, "
+                        "exposure, noise; camera: camera motion over a still scene only")
     parser.add_argument('--lr-scale', type=int,
                         help='also write the frames downsampled by this factor (4: FMA-Net)')
     parser.add_argument('--lr-method', default='matlab', choices=['matlab', 'cv2'],
@@ -38,7 +41,8 @@ def main(argv=None):
     start = time.time()
     written = generate_synthetic_dataset(
         args.out_root, args.num_train, args.num_test, args.frames, tuple(args.size),
-        args.subframes, args.max_blur, args.seed, args.lr_scale, args.lr_method)
+        args.subframes, args.max_blur, args.seed, args.lr_scale, args.lr_method,
+        args.variety)
     print(f"wrote {len(written['train'])} train and {len(written['test'])} test clips of "
           f'{args.frames} frames to {args.out_root} in {time.time() - start:.1f} s')
 

@@ -70,3 +70,43 @@ def test_prepare_dataset_tool(tmp_path):
     assert 'frame count mismatch, 2 blurry frames' in proc.stderr
     proc = subprocess.run(tool + [str(tmp_path / 'nothing')], capture_output=True, text=True)
     assert proc.returncode == 1 and 'nothing does not exist' in proc.stderr
+
+
+def test_wide_variety_clips_move_objects_vary_exposure_and_keep_gt_clean():
+    from vdeblur_mm.datasets.synthetic import procedural_image, sample_clip_options
+    rng = np.random.default_rng(0)
+    scene = procedural_image(rng, (160, 160))
+    assert scene.shape == (160, 160, 3) and scene.dtype == np.float32 and scene.std() > 0.05
+    # a still camera with one fast object: only the object's region blurs and changes
+    still_bg = np.full((128, 128, 3), 0.5, np.float32)
+    blurry, sharp = synthesize_clip(still_bg, np.random.default_rng(1), 3, (64, 64),
+                                    subframes=7, max_blur_px=0.0, max_angle=0.0, max_zoom=0.0,
+                                    objects=[scene], object_blur_px=20.0)
+    moved = np.abs(sharp[0].astype(int) - sharp[2]).max(-1) > 0
+    assert 0 < moved.mean() < 0.9  # the object moved, the background did not
+    assert psnr(blurry, sharp) < 40
+    # noise on the blurry frames only; exposure scales linear light on both
+    b0, s0 = synthesize_clip(still_bg, np.random.default_rng(2), 2, (32, 32), max_blur_px=0.0,
+                             max_angle=0.0, max_zoom=0.0, noise_sigma=2 / 255, exposure=2.0)
+    assert np.all(s0 == s0[0, 0, 0])  # sharp stays flat
+    assert 0.5 < (b0.astype(float) - s0).std() < 3.5
+    assert s0[0, 0, 0, 0] > 127 + 40  # 0.5 sRGB brightened by a 2x exposure
+    # the per-clip settings span sharp clips to strong blur
+    draws = [sample_clip_options(np.random.default_rng(i), 16.0, [scene]) for i in range(200)]
+    blur = np.array([d['max_blur_px'] for d in draws])
+    assert (blur == 0).mean() > 0.1 and blur.max() > 14 and 0 < np.median(blur) < 12
+    assert any(len(d['objects']) == 2 for d in draws) and any(not d['objects'] for d in draws)
+
+
+def test_generated_dataset_varieties(tmp_path):
+    import json
+    wide = generate_synthetic_dataset(str(tmp_path / 'w'), num_train=4, num_test=1,
+                                      num_frames=2, size=(32, 32), subframes=3)
+    assert wide['train'][3].startswith('procedural_')  # every fourth training clip
+    settings = json.loads((tmp_path / 'w' / 'synthetic_settings.json').read_text())
+    assert settings['variety'] == 'wide' and settings['version'] >= 3
+    generate_synthetic_dataset(str(tmp_path / 'c'), num_train=1, num_test=0, num_frames=2,
+                               size=(32, 32), subframes=3, variety='camera')
+    import pytest
+    with pytest.raises(ValueError, match="variety must be 'wide' or 'camera'"):
+        generate_synthetic_dataset(str(tmp_path / 'x'), variety='objects')

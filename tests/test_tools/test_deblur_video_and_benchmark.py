@@ -163,3 +163,27 @@ def test_bsst_sparsity_benchmark_and_blur_map_tools(tmp_path):
                           str(tmp_path / 'maps2')], cwd=ROOT, env=env, capture_output=True,
                          text=True, timeout=300)
     assert bad.returncode != 0 and 'none' in bad.stderr
+
+
+def test_deblur_video_side_by_side_pairs_each_input_with_its_output(tmp_path):
+    """--side-by-side: input | restored per frame, in order, for a frame-by-frame model that
+    starts at the identity (so both halves must equal the input frame, labels aside)."""
+    from vdeblur_mm.inference import deblur_video
+    from vdeblur_mm.utils import limit_heap_retention
+    assert limit_heap_retention() in (True, False)  # a no-op off glibc
+    model = init_model(osp.join(ROOT, 'configs', 'nafnet_frames',
+                                'nafnet-frames_c16_1xb8-demo_synthetic.py'))
+    model.init_weights()  # zero last conv: the identity
+    rng = np.random.default_rng(3)
+    src = str(tmp_path / 'in')
+    inputs = [rng.integers(0, 256, (36, 44, 3), dtype=np.uint8) for _ in range(7)]
+    with FrameWriter(src) as w:
+        for frame in inputs:
+            w.write(frame)
+    count = deblur_video(model, src, str(tmp_path / 'out'), progress=False, side_by_side=True)
+    frames = list(FrameReader(str(tmp_path / 'out')))
+    assert count == 7 and frames[0].shape == (36, 88, 3)
+    for frame, src_frame in zip(frames, inputs):
+        below_label = slice(20, None)
+        assert np.array_equal(frame[below_label, :44], src_frame[below_label])
+        assert np.array_equal(frame[below_label, 44:], src_frame[below_label])

@@ -1,1 +1,1 @@
-from . import base_models, editors, layers, weight_init  # noqa: F401  (registers modules)
+from . import base_models, editors, layers, losses, weight_init  # noqa: F401  (registers modules)

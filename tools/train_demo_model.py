@@ -1,0 +1,89 @@
+"""Train the demo model for checkpoints/demo/ (issue 13; measurements in configs/nafnet_frames).
+
+    python tools/train_demo_model.py --iters 1800 --work-dir work_dirs/demo_model
+
+1. writes the training clips (the generator's wide variety, seed 0) and a few held-out clips
+   (held-out images, seed 1) under --data, unless they are there already;
+2. trains configs/nafnet_frames/nafnet-frames_c16_1xb8-demo_synthetic.py through mmagic's stock
+   ``tools/train.py`` (``--resume`` continues an interrupted run from its last checkpoint);
+3. exports the last checkpoint's weights (fp16, no optimiser state: a few MB) to --out,
+   (default ``checkpoints/demo/``).
+"""
+import argparse
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+
+import _common  # noqa: F401  (puts the clone on sys.path, applies the compat fixes)
+
+CONFIG = osp.join(_common.ROOT, 'configs', 'nafnet_frames',
+                  'nafnet-frames_c16_1xb8-demo_synthetic.py')
+OUT = osp.join(_common.ROOT, 'checkpoints', 'demo', 'nafnet-frames_c16_demo.pth')
+# the training data: the generator's defaults except for the number of clips
+TRAIN_DATA = dict(num_train=160, num_test=6, frames=12, size=(256, 256), max_blur=16.0)
+
+
+def run(cmd):
+    print('+', ' '.join(cmd), flush=True)
+    subprocess.run(cmd, check=True)
+
+
+def ensure_data(root, seed):
+    """Write the training clips unless ``root`` already holds exactly these."""
+    from vdeblur_mm.datasets.synthetic import GENERATOR_VERSION, synthetic_dataset_settings
+    want = dict(version=GENERATOR_VERSION, num_train=TRAIN_DATA['num_train'],
+                num_test=TRAIN_DATA['num_test'], num_frames=TRAIN_DATA['frames'],
+                max_blur_px=TRAIN_DATA['max_blur'], seed=seed, variety='wide')
+    have = synthetic_dataset_settings(root) or {}
+    if all(have.get(k) == v for k, v in want.items()):
+        return
+    if osp.isdir(root):
+        raise SystemExit(f'error: {root} holds other data ({have}); remove it or pass --data')
+    run([sys.executable, osp.join(_common.ROOT, 'tools', 'generate_synthetic_data.py'), root,
+         '--num-train', str(TRAIN_DATA['num_train']), '--num-test', str(TRAIN_DATA['num_test']),
+         '--frames', str(TRAIN_DATA['frames']), '--size', *map(str, TRAIN_DATA['size']),
+         '--max-blur', str(TRAIN_DATA['max_blur']), '--seed', str(seed)])
+
+
+def export_weights(checkpoint, out, iters):
+    """Keep the model's weights only, in fp16 (``load_state_dict`` casts them back)."""
+    import torch
+    ckpt = torch.load(checkpoint, map_location='cpu', weights_only=False)
+    state = {k: (v.half() if v.is_floating_point() else v)
+             for k, v in ckpt['state_dict'].items()}
+    meta = dict(config=osp.relpath(CONFIG, _common.ROOT), iters=iters,
+                command=f'python tools/train_demo_model.py --iters {iters}',
+                generator_data=TRAIN_DATA, dtype='float16')
+    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+    torch.save(dict(meta=meta, state_dict=state), out)
+    print(f'wrote {out} ({osp.getsize(out) / 2**20:.1f} MiB)')
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--iters', type=int, default=1800)
+    parser.add_argument('--work-dir', default='work_dirs/demo_model')
+    parser.add_argument('--data', default='data/demo_model_synthetic')
+    parser.add_argument('--seed', type=int, default=0, help='seed of the training clips')
+    parser.add_argument('--resume', action='store_true',
+                        help="continue from the work dir's last checkpoint")
+    parser.add_argument('--out', default=OUT, help='where the exported weights go')
+    args = parser.parse_args(argv)
+    start = time.time()
+    ensure_data(args.data, args.seed)
+    n = args.iters
+    run([sys.executable, osp.join(_common.ROOT, 'tools', 'train.py'), CONFIG, '--work-dir',
+         args.work_dir, *(['--resume'] if args.resume else []), '--cfg-options',
+         f'train_dataloader.dataset.data_root={args.data}/train',
+         f'val_dataloader.dataset.data_root={args.data}/test',
+         f'test_dataloader.dataset.data_root={args.data}/test',
+         f'train_cfg.max_iters={n}', f'train_cfg.val_interval={n}',
+         f'param_scheduler.periods=[{n}]'])
+    export_weights(osp.join(args.work_dir, f'iter_{n}.pth'), args.out, n)
+    print(f'{time.time() - start:.0f} s in all')
+
+
+if __name__ == '__main__':
+    main()
