@@ -119,7 +119,8 @@ def render_view(linear_img, pose, out_hw):
 
 
 def object_sprite(image, rng, size):
-    """A foreground object: a random patch of ``image`` (linear light) and a soft alpha mask.
+    """A foreground object: a random patch of ``image`` (linear light) with a soft alpha mask
+    as its fourth channel (one warp moves both).
 
     The mask is a random rotated ellipse or rounded box, drawn at 4x and area-downsampled so
     that its edge is anti-aliased (a hard 0/1 edge would blur unlike a real object's).
@@ -140,7 +141,7 @@ def object_sprite(image, rng, size):
         box = cv2.boxPoints((centre, (axes[0] * 1.4, axes[1] * 1.4), angle))
         cv2.fillPoly(big, [np.round(box).astype(np.int32)], 255)
     alpha = cv2.resize(big, (pw, ph), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
-    return patch, alpha
+    return np.ascontiguousarray(np.dstack([patch, alpha]), dtype=np.float32)
 
 
 def object_trajectory(rng, num_steps, out_hw, max_speed):
@@ -155,18 +156,16 @@ def object_trajectory(rng, num_steps, out_hw, max_speed):
     return np.stack([x, y, rng.uniform(0, 2 * np.pi) + spin * t], axis=1)
 
 
-def render_sprite(patch, alpha, pose, out_hw):
-    """Warp a sprite (patch, alpha) to ``pose = (x, y, angle)``; zero outside it."""
+def render_sprite(sprite, pose, out_hw):
+    """Warp an RGBA sprite to ``pose = (x, y, angle)``; returns (rgb, alpha), zero outside."""
     h, w = out_hw
     x, y, angle = pose
-    ph, pw = alpha.shape
+    ph, pw = sprite.shape[:2]
     mat = cv2.getRotationMatrix2D((pw / 2.0, ph / 2.0), np.degrees(angle), 1.0)
     mat[:, 2] += np.array([x - pw / 2.0, y - ph / 2.0])
-    rgb = cv2.warpAffine(patch, mat, (w, h), flags=cv2.INTER_LINEAR,
+    out = cv2.warpAffine(sprite, mat, (w, h), flags=cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    a = cv2.warpAffine(alpha, mat, (w, h), flags=cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    return rgb, a[..., None]
+    return out[..., :3], out[..., 3:]
 
 
 def synthesize_clip(image, rng, num_frames, out_hw, subframes=9, max_blur_px=14.0,
@@ -219,14 +218,14 @@ def synthesize_clip(image, rng, num_frames, out_hw, subframes=9, max_blur_px=14.
     obj_speed = (max_blur_px if object_blur_px is None else object_blur_px) / subframes
     sprites = []
     for obj_image in objects:
-        patch, alpha = object_sprite(np.clip(obj_image, 0, 1) ** GAMMA, rng,
-                                     min(h, w) * rng.uniform(0.2, 0.5))
-        sprites.append((patch, alpha, object_trajectory(rng, num_steps, out_hw, obj_speed)))
+        sprite = object_sprite(np.clip(obj_image, 0, 1) ** GAMMA, rng,
+                               min(h, w) * rng.uniform(0.2, 0.5))
+        sprites.append((sprite, object_trajectory(rng, num_steps, out_hw, obj_speed)))
 
     def view(step):
         frame = render_view(linear, poses[step], (h, w))
-        for patch, alpha, traj in sprites:
-            rgb, a = render_sprite(patch, alpha, traj[step], (h, w))
+        for sprite, traj in sprites:
+            rgb, a = render_sprite(sprite, traj[step], (h, w))
             frame = frame * (1 - a) + rgb * a
         return frame * exposure
 
