@@ -14,6 +14,7 @@ from vdeblur_mm.models.editors.fmanet.convert import (
 from vdeblur_mm.models.editors.fmanet.fmanet_blocks import RRDB, Attention, FrameConv3d, LayerNorm
 from vdeblur_mm.models.editors.fmanet.fmanet_frma import (
     channels_to_frames,
+    conv1x1_over_frames,
     frames_to_channels,
     multi_flow_warp,
 )
@@ -102,6 +103,21 @@ def test_frame_channel_interleaving_is_c_times_t_plus_t():
     y = frames_to_channels(x)
     assert torch.equal(y[0, 2 * 3 + 1], x[0, 1, 2])  # channel c*T + t
     assert torch.equal(channels_to_frames(y, 3), x)
+
+
+def test_conv1x1_over_frames_equals_the_conv_of_the_interleaved_concatenation():
+    torch.manual_seed(0)
+    frames = torch.rand(2, 3, 4, 5, 6, dtype=torch.float64)
+    lead = torch.rand(2, 7, 5, 6, dtype=torch.float64)
+    for bias in (True, False):
+        conv = torch.nn.Conv2d(7 + 12, 5, 1, bias=bias).double()
+        ref = conv(torch.cat([lead, frames_to_channels(frames)], 1))
+        assert torch.allclose(conv1x1_over_frames(conv, frames, lead), ref, atol=1e-12)
+        streamed = conv1x1_over_frames(conv, ((lambda i: frames[:, i]), 3), lead)
+        assert torch.allclose(streamed, ref, atol=1e-12)
+        no_lead = torch.nn.Conv2d(12, 5, 1, bias=bias).double()
+        assert torch.allclose(conv1x1_over_frames(no_lead, frames),
+                              no_lead(frames_to_channels(frames)), atol=1e-12)
 
 
 def test_multi_flow_warp_groups_channels_consecutively():
