@@ -1,6 +1,7 @@
 """Shared start-up for the command-line tools: import vdeblur_mm (compat fixes, registration)
 before anything imports mmagic, also when the package is not installed (run from a clone)."""
 import os.path as osp
+import subprocess
 import sys
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -27,3 +28,9 @@ def set_work_dir(cfg, config_path, work_dir=None):
         cfg.work_dir = work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
+
+
+def run_command(cmd):
+    """Echo and run a command (another tool of ours or mmagic's); raise if it fails."""
+    print('+', ' '.join(cmd), flush=True)
+    subprocess.run(cmd, check=True)

@@ -9,7 +9,6 @@ import json
 import os
 import os.path as osp
 import shutil
-import subprocess
 import sys
 import time
 
@@ -19,13 +18,9 @@ import _common  # noqa: F401  (puts the clone on sys.path, applies the compat fi
 import cv2
 import numpy as np
 
+run = _common.run_command
 CONFIG = osp.join(_common.ROOT, 'configs', 'basicvsr_pp_deblur',
                   'basicvsr-pp_c16n1_1xb1-300i_synthetic.py')
-
-
-def run(cmd):
-    print('+', ' '.join(cmd), flush=True)
-    subprocess.run(cmd, check=True)
 
 
 def blurry_input_psnr(cfg):

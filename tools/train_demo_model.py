@@ -12,22 +12,17 @@
 import argparse
 import os
 import os.path as osp
-import subprocess
 import sys
 import time
 
 import _common  # noqa: F401  (puts the clone on sys.path, applies the compat fixes)
 
+run = _common.run_command
 CONFIG = osp.join(_common.ROOT, 'configs', 'nafnet_frames',
                   'nafnet-frames_c16_1xb8-demo_synthetic.py')
 OUT = osp.join(_common.ROOT, 'checkpoints', 'demo', 'nafnet-frames_c16_demo.pth')
 # the training data: the generator's defaults except for the number of clips
 TRAIN_DATA = dict(num_train=160, num_test=6, frames=12, size=(256, 256), max_blur=16.0)
-
-
-def run(cmd):
-    print('+', ' '.join(cmd), flush=True)
-    subprocess.run(cmd, check=True)
 
 
 def ensure_data(root, seed):
