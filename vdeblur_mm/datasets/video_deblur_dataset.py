@@ -136,6 +136,41 @@ def check_flow_folder(data_root, layout, seq, frames, dist=1):
     return folder
 
 
+def split_clip_settings(clips):
+    """``(frames, overlap)`` of a ``clips`` setting (see :class:`VideoDeblurDataset`), or None.
+
+    Raises:
+        ValueError: unknown keys, or not ``frames >= 1`` and ``0 <= overlap < frames``.
+    """
+    if not clips:
+        return None
+    unknown = set(clips) - {'frames', 'overlap'}
+    if unknown:
+        raise ValueError(f'clips takes frames and overlap, got {sorted(unknown)}')
+    frames, overlap = int(clips.get('frames', 30)), int(clips.get('overlap', 0))
+    if frames < 1 or not 0 <= overlap < frames:
+        raise ValueError(f'clips needs frames >= 1 and 0 <= overlap < frames, got frames='
+                         f'{frames}, overlap={overlap}')
+    return frames, overlap
+
+
+def split_into_clips(item, frames, overlap):
+    """The test clips of one sequence item (see ``clips`` of :class:`VideoDeblurDataset`)."""
+    length, step = item['sequence_length'], frames - overlap
+    starts = [i * step for i in range(max(0, (length - overlap) // step))]
+    if (length - overlap) % step or not starts:
+        starts.append(max(0, length - frames))  # aligned to the end, as BasicSR's
+    out = []
+    for k, s in enumerate(starts):
+        clip = dict(item, key=f"{item['key']}-{k:03d}", clip_start=s,
+                    sequence_length=min(frames, length - s))
+        for name, value in item.items():
+            if name.endswith('_frames') and isinstance(value, list):
+                clip[name] = value[s:s + frames]
+        out.append(clip)
+    return out
+
+
 @DATASETS.register_module()
 class VideoDeblurDataset(BaseDataset):
     """Paired blurry/sharp video sequences in GoPro, DVD, BSD, REDS (or custom) layout.
@@ -160,6 +195,13 @@ class VideoDeblurDataset(BaseDataset):
             (the layout's 'flow' template), checked to hold every centre → neighbour flow at
             distance 1 (``LoadPseudoFlows`` reads them). Default: False.
         num_input_frames (int, optional): Frames per training clip, passed to the pipeline.
+        clips (dict, optional): Test items are fixed clips instead of whole sequences:
+            ``dict(frames=30, overlap=0)`` cuts every sequence into ``frames``-frame clips
+            starting every ``frames - overlap`` frames, plus, when frames are left over, one
+            more clip aligned to the end (so some frames are in two clips, and scored twice),
+            keyed ``<sequence>-<index:03d>``: BasicSR's ``VideoRecurrentSplitClipsTestDataset``,
+            VD-Diff's test protocol (metrics per clip, then averaged over clips). A sequence
+            shorter than ``frames`` is one clip. Default: None (whole sequences).
         pipeline (list[dict]): Processing pipeline.
         test_mode (bool): Test mode. Default: False.
     """
@@ -175,6 +217,7 @@ class VideoDeblurDataset(BaseDataset):
                  num_input_frames: Optional[int] = None,
                  extra_frames: Sequence[str] = (),
                  with_flows: bool = False,
+                 clips: Optional[dict] = None,
                  pipeline: Sequence = (),
                  test_mode: bool = False,
                  **kwargs):
@@ -185,6 +228,7 @@ class VideoDeblurDataset(BaseDataset):
         self.extra_frames = [extra_frames] if isinstance(extra_frames, str) else \
             list(extra_frames)
         self.with_flows = with_flows
+        self.clips = split_clip_settings(clips)
         folders = layout_folders(layout)  # fail early on an unknown layout name
         for kind in self.extra_frames:
             if kind not in EXTRA_FRAME_FOLDERS:
@@ -233,5 +277,5 @@ class VideoDeblurDataset(BaseDataset):
                                                            kind, blur)
             if self.with_flows:
                 item['flow_dir'] = check_flow_folder(self.data_root, self.layout, seq, blur)
-            data_list.append(item)
+            data_list.extend(split_into_clips(item, *self.clips) if self.clips else [item])
         return data_list

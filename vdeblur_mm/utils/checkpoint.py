@@ -42,3 +42,40 @@ def load_checkpoint_file(path):
     if not osp.isfile(path):
         raise FileNotFoundError(f'checkpoint {path} does not exist')
     return torch.load(path, map_location='cpu', weights_only=True)
+
+
+def resolve_stage_checkpoint(path, what, hint, prefer_best=True):
+    """The checkpoint a multi-stage model starts a stage from: ``path`` itself if it is a file;
+    for the work dir of the previous stage its single ``best_*.pth`` (with ``prefer_best``)
+    else the file its ``last_checkpoint`` names.
+
+    Args:
+        path (str): A checkpoint file or a work dir.
+        what (str): What the checkpoint is for, for the error message (e.g. 'stage 2 of
+            FMA-Net starts NetD from a stage-1 checkpoint').
+        hint (str): What to do when nothing is found (e.g. 'train stage 1 first (...)').
+        prefer_best (bool): Take ``best_*.pth`` before ``last_checkpoint``. Default: True.
+
+    Raises:
+        FileNotFoundError: nothing to load, with ``what`` and ``hint``.
+    """
+    import glob
+    import os.path as osp
+    if osp.isfile(path):
+        return path
+    if osp.isdir(path):
+        best = sorted(glob.glob(osp.join(path, 'best_*.pth'))) if prefer_best else []
+        if len(best) == 1:
+            return best[0]
+        if len(best) > 1:
+            raise FileNotFoundError(f'{path} holds several best checkpoints {best}: give the '
+                                    f'file itself')
+        pointer = osp.join(path, 'last_checkpoint')
+        if osp.isfile(pointer):
+            with open(pointer) as f:
+                last = f.read().strip()
+            if osp.isfile(last):
+                return last
+    where = 'best_*.pth or last_checkpoint' if prefer_best else 'last_checkpoint'
+    raise FileNotFoundError(f'{what}, but {path!r} is neither a checkpoint file nor a work dir '
+                            f'holding {where}: {hint}')

@@ -97,6 +97,20 @@ class VideoDeblurEditor(BaseEditModel):
         spec = self.inference_spec
         return spec.mode == 'window' and inputs.shape[1] == spec.window_frames
 
+    def gt_like_inputs(self, gt, data_samples):
+        """The test-time ``gt_img`` (left by mmagic's preprocessor in [0, 255] and converted to
+        BGR when it knew the order) normalised and ordered as the inputs, for models that see
+        the sharp frames at test time (FMA-Net's stage 1, VD-Diff's stage 1)."""
+        order = data_samples.metainfo.get('gt_img_output_channel_order')
+        if isinstance(order, (list, tuple)):
+            order = order[0]
+        mean, std = (v.view(-1, 1, 1) for v in (self.data_preprocessor.mean,
+                                                 self.data_preprocessor.std))
+        gt = gt.to(mean)
+        if order is not None and order.upper() == 'BGR':
+            gt = gt.flip(-3)
+        return (gt - mean) / std
+
     def forward_inference(self, inputs, data_samples=None, **kwargs):
         """Predictions for validation/testing: ``DataSample(pred_img=...)`` of shape
         (n, T, c, h', w') (whole sequences) or (n, c, h', w') (centre frame), de-normalised,

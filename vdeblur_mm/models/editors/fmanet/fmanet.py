@@ -1,8 +1,5 @@
 # Adapted from KAIST-VICLab/FMA-Net (train.py: losses, training stages), MIT; THIRD_PARTY.md
 """FMA-Net model wrapper: both training stages' losses, NetD from stage 1, sliding-window test."""
-import glob
-import os.path as osp
-
 import torch
 import torch.nn.functional as F
 from mmagic.registry import MODELS
@@ -10,6 +7,7 @@ from mmagic.structures import DataSample
 from mmengine.logging import print_log
 from mmengine.runner.checkpoint import _load_checkpoint
 
+from ....utils.checkpoint import resolve_stage_checkpoint
 from ...base_models import VideoDeblurEditor
 from ...layers.video import window_indices
 
@@ -25,25 +23,9 @@ def resolve_stage1_checkpoint(path):
     Raises:
         FileNotFoundError: nothing to load, with what to do about it.
     """
-    if osp.isfile(path):
-        return path
-    if osp.isdir(path):
-        best = sorted(glob.glob(osp.join(path, 'best_*.pth')))
-        if len(best) == 1:
-            return best[0]
-        if len(best) > 1:
-            raise FileNotFoundError(f'{path} holds several best checkpoints {best}: give the '
-                                    f'file in init_net_d_from')
-        pointer = osp.join(path, 'last_checkpoint')
-        if osp.isfile(pointer):
-            with open(pointer) as f:
-                last = f.read().strip()
-            if osp.isfile(last):
-                return last
-    raise FileNotFoundError(
-        f'stage 2 of FMA-Net starts NetD from a stage-1 checkpoint, but {path!r} is neither a '
-        f'checkpoint file nor a work dir holding best_*.pth or last_checkpoint: train stage 1 '
-        f'first (configs/fmanet/fmanet-stage1_*.py) or set model.init_net_d_from')
+    return resolve_stage_checkpoint(
+        path, 'stage 2 of FMA-Net starts NetD from a stage-1 checkpoint',
+        'train stage 1 first (configs/fmanet/fmanet-stage1_*.py) or set model.init_net_d_from')
 
 
 @MODELS.register_module()
@@ -174,19 +156,6 @@ class FMANetVSRDB(VideoDeblurEditor):
             outs.append(recon.unflatten(0, (n, len(centres))))
         return torch.cat(outs, 1)
 
-    def _gt_like_inputs(self, gt, data_samples):
-        """The test-time ``gt_img`` (left by mmagic's preprocessor in [0, 255] and converted to
-        BGR when it knew the order) normalised and ordered as the inputs."""
-        order = data_samples.metainfo.get('gt_img_output_channel_order')
-        if isinstance(order, (list, tuple)):
-            order = order[0]
-        mean, std = (v.view(-1, 1, 1) for v in (self.data_preprocessor.mean,
-                                                 self.data_preprocessor.std))
-        gt = gt.to(mean)
-        if order is not None and order.upper() == 'BGR':
-            gt = gt.flip(-3)
-        return (gt - mean) / std
-
     def forward_inference(self, inputs, data_samples=None, **kwargs):
         if self.stage == 2:
             return super().forward_inference(inputs, data_samples, **kwargs)
@@ -197,6 +166,6 @@ class FMANetVSRDB(VideoDeblurEditor):
                              'the sharp HR ones: testing it needs gt_img; restoring needs a '
                              'stage-2 model')
         with torch.no_grad():
-            out = self.reconstruct_blurry(inputs, self._gt_like_inputs(hr, data_samples))
+            out = self.reconstruct_blurry(inputs, self.gt_like_inputs(hr, data_samples))
         out = self.data_preprocessor.destruct(out, data_samples)
         return DataSample(pred_img=out.cpu())
