@@ -53,6 +53,10 @@ def main(argv=None):
     print(f"input:        {res['input_shape']} on {res['device']}")
     print(f"parameters:   {res['params']:,} (generator {gen_params:,}, trainable "
           f"{res['trainable_params']:,})")
+    official = getattr(getattr(model, 'generator', model), 'official_num_params', None)
+    if official is not None:  # a port that leaves out frozen or never-used official modules
+        print(f'parameters in the official layout: {official():,} (its frozen and never-used '
+              f'modules included)')
     out_frames = 1 if spec.mode == "window" else frames
     if 'flops' in res:
         # a window model restores one (centre) frame per forward, a sequence model all frames

@@ -13,6 +13,11 @@
         [--config configs/fmanet/fmanet-stage2_c90f4_1xb8-1303k_reds.py]
     python tools/convert_checkpoint.py fmanet-to-official work_dirs/.../best_PSNR_iter_N.pth \
         model_D.pt --net-r-output model_R.pt
+    python tools/convert_checkpoint.py vddiff-from-official net_g_100000.pth \
+        checkpoints/vddiff_gopro_official.pth \
+        [--config configs/vddiff/vddiff-s3_c64_1xb2-100k_gopro.py]
+    python tools/convert_checkpoint.py vddiff-to-official work_dirs/.../iter_100000.pth \
+        net_g.pth
     python tools/convert_checkpoint.py raft-from-official raft-things.pth \
         checkpoints/raft-things_torchvision.pth     # (RAFTFlowEstimator also reads either)
 
@@ -142,6 +147,43 @@ def _add_fmanet_to_official(sub):
     return p
 
 
+def _vddiff_from_official(args):
+    from vdeblur_mm.models.editors.vddiff.convert import vddiff_from_official
+    generator = _build_model(args.config, 'generator')
+    n = vddiff_from_official(args.input, args.output, prefix=args.prefix, generator=generator)
+    return f'{n} tensors' + (', matches the config' if generator is not None else '')
+
+
+def _vddiff_to_official(args):
+    from vdeblur_mm.models.editors.vddiff.convert import vddiff_to_official
+    n = vddiff_to_official(args.input, args.output, prefix=args.prefix,
+                           timesteps=args.timesteps, linear_start=args.linear_start,
+                           linear_end=args.linear_end)
+    return f'{n} tensors'
+
+
+def _add_vddiff_from_official(sub):
+    p = sub.add_parser('vddiff-from-official',
+                       help='official VD-Diff net_g_*.pth (S1/S2/S3_arch) -> VDDiffDeblur')
+    p.add_argument('--config', help="also check the result against this config's generator "
+                   "(its stage: 's1' for a stage-1 checkpoint)")
+    p.add_argument('--prefix', default='generator.',
+                   help='prefix of the written keys (default: generator.)')
+    return p
+
+
+def _add_vddiff_to_official(sub):
+    p = sub.add_parser('vddiff-to-official',
+                       help='VDDiffDeblur checkpoint -> official VD-Diff {params: ...}')
+    p.add_argument('--prefix', default='generator.',
+                   help="prefix of the network's keys in the input (default: generator.)")
+    p.add_argument('--timesteps', type=int, default=4,
+                   help='diffusion steps of the schedule buffers written (default: 4)')
+    p.add_argument('--linear-start', type=float, default=0.1)
+    p.add_argument('--linear-end', type=float, default=0.99)
+    return p
+
+
 def _raft(direction):
     def run(args):
         import torch
@@ -174,6 +216,8 @@ COMMANDS = {
     'bsstnet-to-official': (_add_bsstnet_to_official, _bsstnet_to_official),
     'fmanet-from-official': (_add_fmanet_from_official, _fmanet_from_official),
     'fmanet-to-official': (_add_fmanet_to_official, _fmanet_to_official),
+    'vddiff-from-official': (_add_vddiff_from_official, _vddiff_from_official),
+    'vddiff-to-official': (_add_vddiff_to_official, _vddiff_to_official),
     'raft-from-official': (_add_raft('raft-from-official',
                                      'official RAFT (raft-things.pth) -> torchvision raft_large'),
                            _raft('from-official')),

@@ -267,6 +267,7 @@ def test_gopro_network_has_the_official_parameter_count_and_key_layout():
     # transformer_scale4.output (73,728), which this network does not build
     assert (count(net.le), count(net.dm), count(net.wadt)) == (1146688, 1316416, 10716467)
     assert count(net) + 1024 + 73728 == 13254323
+    assert net.official_num_params() == 13254323
     official = ours_to_official(net.state_dict())['params']
     lines = '\n'.join(f'{k} {tuple(v.shape)}' for k, v in sorted(official.items()))
     assert len(official) == 657

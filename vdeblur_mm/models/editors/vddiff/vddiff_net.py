@@ -143,6 +143,14 @@ class VDDiffNet(BaseModule):
         self.wadt = WADT(in_channels, mid_channels, num_blocks, heads, propagation_blocks,
                          prior_channels, ffn_expansion, bias)
 
+    def official_num_params(self):
+        """The parameter count of the official module with this configuration: ours plus the
+        frozen Haar filters (4C x 1 x 2 x 2) and the never-called ``transformer_scale4.output``
+        conv (2C x C x 3 x 3); the GoPro S3 network: 13,179,571 + 1,024 + 73,728 =
+        13,254,323 (LE 1,146,688, DM 1,316,416, WADT 10,716,467 + 74,752 = 10,791,219)."""
+        c = self.wadt.feat_extractor.out_channels
+        return sum(p.numel() for p in self.parameters()) + 16 * c + 2 * c * c * 9
+
     def _check(self, lq, gt):
         check_video(lq, 'VD-Diff input', channels=self.in_channels)
         h, w = lq.shape[-2:]
