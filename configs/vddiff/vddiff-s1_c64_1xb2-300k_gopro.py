@@ -34,20 +34,8 @@ model = dict(
     fft_loss=dict(type='FFTL1Loss', loss_weight=0.1),
     data_preprocessor=dict(type='DataPreprocessor', mean=[0., 0., 0.], std=[255., 255., 255.]))
 
-train_pipeline = [
-    dict(type='SampleVideoClip', interval_list=[1]),
-    dict(type='LoadVideoFrames', key='img', channel_order='rgb'),
-    dict(type='LoadVideoFrames', key='gt', channel_order='rgb'),
-    dict(type='SetValues', dictionary=dict(scale=1)),
-    dict(type='PairedRandomCrop', gt_patch_size=256),
-    dict(type='Flip', keys=['img', 'gt'], flip_ratio=0.5, direction='horizontal'),
-    dict(type='Flip', keys=['img', 'gt'], flip_ratio=0.5, direction='vertical'),
-    dict(type='RandomTransposeHW', keys=['img', 'gt'], transpose_ratio=0.5),
-    dict(type='PackInputs')
-]
-train_dataloader = dict(
-    num_workers=4, batch_size=2,
-    dataset=dict(num_input_frames=15, pipeline=train_pipeline))
+# the base's train pipeline: 256 crops, horizontal/vertical flips, transposes
+train_dataloader = dict(num_workers=4, batch_size=2, dataset=dict(num_input_frames=15))
 val_dataloader = dict(dataset=dict(clips=dict(frames=30, overlap=0)))
 test_dataloader = val_dataloader
 

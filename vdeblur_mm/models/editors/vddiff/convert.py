@@ -171,6 +171,28 @@ def _check_schedule(state):
                 f'{betas.tolist()} ({expected[k].tolist()}); VDDiffNet computes only that one')
 
 
+def _map_key(key, to_ours, n_le, n_ce):
+    """One key, official -> ours (``to_ours``) or back; ``n_le``/``n_ce``: residual blocks of
+    LE and of the condition encoder (their sequences are mapped by index)."""
+    for official, ours in _PREFIXES:
+        src, dst = (official, ours) if to_ours else (ours, official)
+        if key.startswith(src):
+            rest = key[len(src):]
+            break
+    else:
+        known = ', '.join(p[0 if to_ours else 1] for p in _PREFIXES)
+        what = 'a VD-Diff checkpoint' if to_ours else 'a VDDiffNet state dict'
+        raise CheckpointConversionError(f'unexpected key {key} in {what} (known: {known})')
+    if official in ('LE.', 'DM.condition.'):
+        n = n_le if official == 'LE.' else n_ce
+        rest = _encoder_to_ours(rest, n) if to_ours else _encoder_to_official(rest, n)
+    elif official == 'DM.denoise.':
+        rest = _denoise_to_ours(rest) if to_ours else _denoise_to_official(rest)
+    else:
+        rest = _apply(_WADT_TO_OURS if to_ours else _WADT_TO_OFFICIAL, rest)
+    return dst + rest
+
+
 def official_to_ours(state_dict):
     """Official ``S1/S2/S3_arch`` state dict (optionally wrapped in ``params``/``params_ema``/
     ``state_dict`` and ``module.``) -> ours (``VDDiffNet`` keys ``le.``, ``dm.``, ``wadt.``).
@@ -201,22 +223,7 @@ def official_to_ours(state_dict):
                 key.startswith('DM.diffusion.') and key[len('DM.diffusion.'):] in \
                 SCHEDULE_BUFFERS:
             continue
-        for old, new in _PREFIXES:
-            if key.startswith(old):
-                rest = key[len(old):]
-                break
-        else:
-            raise CheckpointConversionError(f'unexpected key {key} in a VD-Diff checkpoint '
-                                            f'(known: LE., DM., WADT.)')
-        if old == 'LE.':
-            rest = _encoder_to_ours(rest, n_le)
-        elif old == 'DM.condition.':
-            rest = _encoder_to_ours(rest, n_ce)
-        elif old == 'DM.denoise.':
-            rest = _denoise_to_ours(rest)
-        else:
-            rest = _apply(_WADT_TO_OURS, rest)
-        out[new + rest] = value
+        out[_map_key(key, True, n_le, n_ce)] = value
     return out
 
 
@@ -231,22 +238,7 @@ def ours_to_official(state_dict, timesteps=4, linear_start=0.1, linear_end=0.99)
     n_ce = _num_res_blocks(state, r'dm\.condition\.res_blocks\.(\d+)\.conv1\.weight$')
     out = {}
     for key, value in state.items():
-        for old, new in _PREFIXES:
-            if key.startswith(new):
-                rest = key[len(new):]
-                break
-        else:
-            raise CheckpointConversionError(f'unexpected key {key} in a VDDiffNet state dict '
-                                            f'(known: le., dm.condition., dm.denoise., wadt.)')
-        if old == 'LE.':
-            rest = _encoder_to_official(rest, n_le)
-        elif old == 'DM.condition.':
-            rest = _encoder_to_official(rest, n_ce)
-        elif old == 'DM.denoise.':
-            rest = _denoise_to_official(rest)
-        else:
-            rest = _apply(_WADT_TO_OFFICIAL, rest)
-        out[old + rest] = value
+        out[_map_key(key, False, n_le, n_ce)] = value
     if any(k.startswith('DM.') for k in out):
         for kept, dup in DUPLICATES:
             for key in [k for k in out if k.startswith(kept)]:
