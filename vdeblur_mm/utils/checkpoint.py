@@ -79,3 +79,53 @@ def resolve_stage_checkpoint(path, what, hint, prefer_best=True):
     where = 'best_*.pth or last_checkpoint' if prefer_best else 'last_checkpoint'
     raise FileNotFoundError(f'{what}, but {path!r} is neither a checkpoint file nor a work dir '
                             f'holding {where}: {hint}')
+
+
+def check_state_fits(generator, state, src, what, shown=8):
+    """Raise unless ``state`` loads into ``generator`` with exactly its keys and shapes (no-op
+    when ``generator`` is None): every converter checks its result against a config this way.
+
+    Args:
+        generator (nn.Module | None): The configured network.
+        state (dict): The converted state dict.
+        src (str): The converted file, for the message.
+        what (str): The network's name, for the message (e.g. 'BSSTNet').
+        shown (int): How many missing/unexpected keys the message lists. Default: 8.
+
+    Raises:
+        CheckpointConversionError: missing or unexpected keys, or shapes that differ.
+    """
+    if generator is None:
+        return
+    try:
+        missing, unexpected = generator.load_state_dict(state, strict=False)
+    except RuntimeError as err:  # shape mismatches
+        raise CheckpointConversionError(
+            f'{src} does not match the configured {what}: {err}') from err
+    if missing or unexpected:
+        raise CheckpointConversionError(
+            f'{src} does not match the configured {what}: missing {sorted(missing)[:shown]}, '
+            f'unexpected {sorted(unexpected)[:shown]}')
+
+
+def save_converted_checkpoint(state, dst, prefix, converted_from, fmt):
+    """Write a converted network state as an mmengine checkpoint (``{'state_dict', 'meta'}``,
+    keys ``prefix + key``) that ``tools/test.py CONFIG CHECKPOINT`` loads."""
+    import torch
+    torch.save({'state_dict': {prefix + k: v for k, v in state.items()},
+                'meta': {'converted_from': converted_from, 'format': fmt}}, dst)
+
+
+def load_network_state(src, prefix):
+    """The keys under ``prefix`` (prefix removed) of an mmengine checkpoint file (or of a bare
+    state dict), for the ``*-to-official`` converters.
+
+    Raises:
+        CheckpointConversionError: no key starts with ``prefix``.
+    """
+    state = load_checkpoint_file(src)
+    state = state.get('state_dict', state)
+    net = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    if not net:
+        raise CheckpointConversionError(f'{src} has no keys starting with {prefix!r}')
+    return net

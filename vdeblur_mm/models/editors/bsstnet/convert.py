@@ -13,8 +13,10 @@ import torch
 from torch import nn
 
 from ....utils.checkpoint import (
-    CheckpointConversionError,
+    check_state_fits,
     load_checkpoint_file,
+    load_network_state,
+    save_converted_checkpoint,
     strip_prefix,
     unwrap_state_dict,
 )
@@ -122,28 +124,14 @@ def bsstnet_from_official(src, dst, prefix='generator.', generator=None):
         int: Number of tensors written.
     """
     state = convert_bsstnet_official_to_ours(load_checkpoint_file(src))
-    if generator is not None:
-        try:
-            missing, unexpected = generator.load_state_dict(state, strict=False)
-        except RuntimeError as err:  # shape mismatches
-            raise CheckpointConversionError(
-                f'{src} does not match the configured BSSTNet: {err}') from err
-        if missing or unexpected:
-            raise CheckpointConversionError(
-                f'{src} does not match the configured BSSTNet: missing {sorted(missing)[:8]}, '
-                f'unexpected {sorted(unexpected)[:8]}')
-    torch.save({'state_dict': {prefix + k: v for k, v in state.items()},
-                'meta': {'converted_from': str(src), 'format': 'BSSTNet official'}}, dst)
+    check_state_fits(generator, state, src, 'BSSTNet')
+    save_converted_checkpoint(state, dst, prefix, str(src), 'BSSTNet official')
     return len(state)
 
 
 def bsstnet_to_official(src, dst, prefix='generator.'):
     """An mmengine ``BSSTNetDeblur`` checkpoint → the official ``{'params': ...}`` layout."""
-    state = load_checkpoint_file(src)
-    state = state.get('state_dict', state)
-    net = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-    if not net:
-        raise CheckpointConversionError(f'{src} has no keys starting with {prefix!r}')
+    net = load_network_state(src, prefix)
     mid = net['encoder_level2.body.0.weight'].shape[0] if 'encoder_level2.body.0.weight' in net \
         else 192
     enc = net['concat.0.weight'].shape[0] if 'concat.0.weight' in net else 64

@@ -20,7 +20,14 @@ import re
 
 import torch
 
-from ....utils.checkpoint import CheckpointConversionError, load_checkpoint_file, strip_prefix
+from ....utils.checkpoint import (
+    CheckpointConversionError,
+    check_state_fits,
+    load_checkpoint_file,
+    load_network_state,
+    save_converted_checkpoint,
+    strip_prefix,
+)
 
 # (official name component, ours)
 RENAMES = (('FRMA_blocks', 'frma_blocks'), ('RDBs', 'rdbs'), ('rdb_KD', 'rdb_kd'),
@@ -104,20 +111,6 @@ def convert_fmanet_ours_to_official(state):
     return tuple(_swap_colour(nets[n], n) if n in nets else None for n in ('d', 'r'))
 
 
-def _check(generator, state, src):
-    if generator is None:
-        return
-    try:
-        missing, unexpected = generator.load_state_dict(state, strict=False)
-    except RuntimeError as err:  # shape mismatches
-        raise CheckpointConversionError(f'{src} does not match the configured FMANet: {err}') \
-            from err
-    if missing or unexpected:
-        raise CheckpointConversionError(
-            f'{src} does not match the configured FMANet: missing {sorted(missing)[:6]}, '
-            f'unexpected {sorted(unexpected)[:6]}')
-
-
 def fmanet_from_official(src_d, dst, src_r=None, prefix='generator.', generator=None):
     """Official ``model_D_*.pt`` (and ``model_R_*.pt``) -> one mmengine checkpoint for
     ``FMANetVSRDB``; checked against ``generator`` when given.
@@ -129,10 +122,10 @@ def fmanet_from_official(src_d, dst, src_r=None, prefix='generator.', generator=
     state_r = _official_net_state(load_checkpoint_file(src_r), 'model_R_state_dict') \
         if src_r else None
     state = convert_fmanet_official_to_ours(state_d, state_r)
-    _check(generator, state, src_d)
-    torch.save({'state_dict': {prefix + k: v for k, v in state.items()},
-                'meta': {'converted_from': [str(src_d)] + ([str(src_r)] if src_r else []),
-                         'format': 'FMA-Net official (BGR), converted to RGB'}}, dst)
+    check_state_fits(generator, state, src_d, 'FMANet', shown=6)
+    save_converted_checkpoint(state, dst, prefix,
+                              [str(src_d)] + ([str(src_r)] if src_r else []),
+                              'FMA-Net official (BGR), converted to RGB')
     return len(state)
 
 
@@ -143,11 +136,7 @@ def fmanet_to_official(src, dst_d, dst_r=None, prefix='generator.'):
     Returns:
         int: Number of tensors written.
     """
-    state = load_checkpoint_file(src)
-    state = state.get('state_dict', state)
-    net = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-    if not net:
-        raise CheckpointConversionError(f'{src} has no keys starting with {prefix!r}')
+    net = load_network_state(src, prefix)
     state_d, state_r = convert_fmanet_ours_to_official(net)
     torch.save({'model_D_state_dict': state_d}, dst_d)
     if state_r is not None:

@@ -30,7 +30,10 @@ import torch
 
 from ....utils.checkpoint import (
     CheckpointConversionError,
+    check_state_fits,
     load_checkpoint_file,
+    load_network_state,
+    save_converted_checkpoint,
     strip_prefix,
     unwrap_state_dict,
 )
@@ -266,30 +269,15 @@ def vddiff_from_official(src, dst, prefix='generator.', generator=None):
         int: Number of tensors written.
     """
     state = official_to_ours(load_checkpoint_file(src))
-    if generator is not None:
-        try:
-            missing, unexpected = generator.load_state_dict(state, strict=False)
-        except RuntimeError as err:  # shape mismatches
-            raise CheckpointConversionError(
-                f'{src} does not match the configured VDDiffNet: {err}') from err
-        if missing or unexpected:
-            raise CheckpointConversionError(
-                f'{src} does not match the configured VDDiffNet: missing {sorted(missing)[:8]}, '
-                f'unexpected {sorted(unexpected)[:8]}')
-    torch.save({'state_dict': {prefix + k: v for k, v in state.items()},
-                'meta': {'converted_from': str(src), 'format': 'VD-Diff official'}}, dst)
+    check_state_fits(generator, state, src, 'VDDiffNet')
+    save_converted_checkpoint(state, dst, prefix, str(src), 'VD-Diff official')
     return len(state)
 
 
 def vddiff_to_official(src, dst, prefix='generator.', **schedule):
     """An mmengine ``VDDiffNet`` checkpoint -> the official ``{'params': ...}`` layout
     (``schedule``: ``timesteps``, ``linear_start``, ``linear_end`` if not the defaults)."""
-    state = load_checkpoint_file(src)
-    state = state.get('state_dict', state)
-    net = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-    if not net:
-        raise CheckpointConversionError(f'{src} has no keys starting with {prefix!r}')
-    out = ours_to_official(net, **schedule)
+    out = ours_to_official(load_network_state(src, prefix), **schedule)
     torch.save(out, dst)
     return len(out['params'])
 
