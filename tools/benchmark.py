@@ -31,6 +31,9 @@ def main(argv=None):
     parser.add_argument('--runs', type=int, default=5)
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--no-flops', action='store_true')
+    parser.add_argument('--sampling-steps', type=int, nargs='+', default=None, metavar='N',
+                        help='diffusion models (num_inference_steps): latency per frame for '
+                        'each number of sampling steps')
     parser.add_argument('--json', help='also write the results to this file')
     parser.add_argument('--keep-malloc', action='store_true',
                         help="keep glibc's default heap behaviour (see vdeblur_mm.utils.malloc)")
@@ -46,6 +49,13 @@ def main(argv=None):
     model = init_model(args.config, device=args.device, cfg_options=args.cfg_options)
     spec = resolve_inference_spec(model)
     frames = args.frames or spec['window_frames'] or 10
+    if args.sampling_steps and not hasattr(model, 'num_inference_steps'):
+        print(f'error: --sampling-steps: {type(model).__name__} is not a diffusion model with '
+              'num_inference_steps', file=sys.stderr)
+        return 1
+    steps = args.sampling_steps or [None]
+    if steps[0] is not None:
+        model.num_inference_steps = steps[0]
     res = benchmark_model(model, (1, frames, 3, *args.size), args.device, args.runs,
                           args.warmup, flops=not args.no_flops)
     gen_params = sum(p.numel() for p in getattr(model, 'generator', model).parameters())
@@ -73,6 +83,22 @@ def main(argv=None):
     print(f"latency:      {res['latency_ms']:.1f} ms per forward (median of {args.runs}), "
           f"{res['latency_ms'] / out_frames:.1f} ms per restored frame")
     print(f"peak memory:  {res['peak_memory_mb']:.1f} MB")
+    if steps[0] is not None:
+        from vdeblur_mm.utils.benchmark import latency_ms
+        x = torch.rand(1, frames, 3, *args.size, device=args.device)
+        res['latency_by_steps_ms'] = {}
+        print(f'sampling steps (FLOPs and memory above: {steps[0]} steps):')
+        for n in steps:
+            model.num_inference_steps = n
+
+            def forward():
+                model(x, mode='tensor')
+                if args.device == 'cuda':
+                    torch.cuda.synchronize()
+            ms = latency_ms(forward, args.runs, 0 if n != steps[0] else args.warmup)[0]
+            res['latency_by_steps_ms'][n] = ms
+            print(f'  {n:4d} steps: {ms:.1f} ms per forward, {ms / out_frames:.1f} ms per '
+                  'frame')
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(res, f, indent=2)

@@ -42,14 +42,14 @@ def ensure_data(root, seed):
          '--max-blur', str(TRAIN_DATA['max_blur']), '--seed', str(seed)])
 
 
-def export_weights(checkpoint, out, iters):
+def export_weights(checkpoint, out, iters, options=''):
     """Keep the model's weights only, in fp16 (``load_state_dict`` casts them back)."""
     import torch
     ckpt = torch.load(checkpoint, map_location='cpu', weights_only=False)
     state = {k: (v.half() if v.is_floating_point() else v)
              for k, v in ckpt['state_dict'].items()}
     meta = dict(config=osp.relpath(CONFIG, _common.ROOT), iters=iters,
-                command=f'python tools/train_demo_model.py --iters {iters}',
+                command=f'python tools/train_demo_model.py {options}'.strip(),
                 generator_data=TRAIN_DATA, dtype='float16')
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     torch.save(dict(meta=meta, state_dict=state), out)
@@ -65,18 +65,34 @@ def main(argv=None):
     parser.add_argument('--resume', action='store_true',
                         help="continue from the work dir's last checkpoint")
     parser.add_argument('--out', default=OUT, help='where the exported weights go')
+    parser.add_argument('--load-from', default=None,
+                        help='start from these weights (e.g. the shipped checkpoint)')
+    parser.add_argument('--lr', type=float, default=None, help='peak learning rate')
+    parser.add_argument('--crop', type=int, default=None, help='training crop size (px)')
+    parser.add_argument('--max-psnr', type=float, default=None,
+                        help="SaturatedPSNRLoss's saturation (dB)")
     args = parser.parse_args(argv)
     start = time.time()
     ensure_data(args.data, args.seed)
     n = args.iters
+    extra = []
+    if args.load_from:
+        extra.append(f'load_from={args.load_from}')
+    if args.lr is not None:
+        extra.append(f'optim_wrapper.optimizer.lr={args.lr}')
+    if args.crop is not None:
+        extra.append(f'train_dataloader.dataset.pipeline.4.gt_patch_size={args.crop}')
+    if args.max_psnr is not None:
+        extra.append(f'model.pixel_loss.max_psnr={args.max_psnr}')
     run([sys.executable, osp.join(_common.ROOT, 'tools', 'train.py'), CONFIG, '--work-dir',
          args.work_dir, *(['--resume'] if args.resume else []), '--cfg-options',
          f'train_dataloader.dataset.data_root={args.data}/train',
          f'val_dataloader.dataset.data_root={args.data}/test',
          f'test_dataloader.dataset.data_root={args.data}/test',
          f'train_cfg.max_iters={n}', f'train_cfg.val_interval={n}',
-         f'param_scheduler.periods=[{n}]'])
-    export_weights(osp.join(args.work_dir, f'iter_{n}.pth'), args.out, n)
+         f'param_scheduler.periods=[{n}]', *extra])
+    export_weights(osp.join(args.work_dir, f'iter_{n}.pth'), args.out, n,
+                   ' '.join(sys.argv[1:] if argv is None else argv))
     print(f'{time.time() - start:.0f} s in all')
 
 

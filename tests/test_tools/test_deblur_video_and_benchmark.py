@@ -207,3 +207,18 @@ def test_deblur_video_with_vddiff(tmp_path):
         outs.append(list(FrameReader(str(tmp_path / name))))
         assert count == 7 and outs[-1][0].shape == (40, 52, 3)
     assert all(np.array_equal(a, b) for a, b in zip(*outs))
+
+
+def test_benchmark_latency_by_sampling_steps(tmp_path):
+    """tools/benchmark.py --sampling-steps: a diffusion model's latency per number of steps; a
+    model without sampling steps is refused."""
+    sys.path.insert(0, osp.join(ROOT, 'tools'))
+    import benchmark
+    out = str(tmp_path / 'bench.json')
+    cfg = osp.join(ROOT, 'configs', 'divd', 'divd_c16_1xb1-300i_synthetic.py')
+    assert benchmark.main([cfg, '--size', '16', '16', '--runs', '1', '--warmup', '0',
+                           '--no-flops', '--sampling-steps', '1', '3', '--json', out]) == 0
+    steps = json.load(open(out))['latency_by_steps_ms']
+    assert set(steps) == {'1', '3'} and all(v > 0 for v in steps.values())
+    other = osp.join(ROOT, 'configs', 'vddiff', 'vddiff-s3_c16_1xb1-300i_synthetic.py')
+    assert benchmark.main([other, '--no-flops', '--sampling-steps', '2']) == 1

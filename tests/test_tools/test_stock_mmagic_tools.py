@@ -237,3 +237,38 @@ def test_stock_tools_train_vddiff_three_stages_then_test(tmp_path, synthetic_roo
     metrics = json.load(open(out))
     assert 3 < metrics['PSNR'] < 60 and 'SSIM' in metrics
     assert any(k.startswith('PSNR/') and k.endswith('-000') for k in metrics)  # per clip
+
+
+@pytest.mark.slow
+def test_stock_tools_train_and_sample_divd(tmp_path, synthetic_root):
+    """The tiny DIVD trains (DDPM loss) through mmagic's own train.py, then samples whole test
+    videos (4-frame clips overlapping by 2, 10 seeded DDIM steps) through test.py with PSNR,
+    SSIM, LPIPS and FID/KID, whose weights come from local files (made here)."""
+    import torchvision
+
+    from ..test_evaluation.test_fid_kid import TinyInception
+    alexnet, inception = str(tmp_path / 'alexnet.pth'), str(tmp_path / 'inception.pt')
+    torch.save(torchvision.models.alexnet().state_dict(), alexnet)
+    torch.jit.script(TinyInception()).save(inception)
+    config = str(tmp_path / 'divd_with_perceptual_metrics.py')
+    tiny = osp.join(ROOT, 'configs', 'divd', 'divd_c16_1xb1-300i_synthetic.py')
+    with open(config, 'w') as f:
+        f.write(f'_base_ = [{tiny!r}]\n'
+                'test_evaluator = dict(type="Evaluator", metrics=[dict(type="VideoPSNR"), '
+                'dict(type="VideoSSIM"), '
+                f'dict(type="VideoLPIPS", backbone_path={alexnet!r}), '
+                f'dict(type="VideoFIDKID", inception_path={inception!r}, kid_subsets=5)])\n')
+    root, work = synthetic_root, str(tmp_path / 'work')
+    opts = [f'train_dataloader.dataset.data_root={root}/train',
+            f'val_dataloader.dataset.data_root={root}/test',
+            f'test_dataloader.dataset.data_root={root}/test', 'default_hooks.logger.interval=1',
+            'train_cfg.max_iters=2', 'train_cfg.val_interval=100']
+    log = run_tool([sys.executable, stock('train.py'), config, '--work-dir', work,
+                    '--cfg-options', *opts])
+    assert 'loss_pix' in log
+    out = str(tmp_path / 'metrics.json')
+    run_tool([sys.executable, stock('test.py'), config, osp.join(work, 'iter_2.pth'),
+              '--work-dir', work, '--out', out, '--cfg-options', *opts])
+    metrics = json.load(open(out))
+    assert {'PSNR', 'SSIM', 'LPIPS', 'FID', 'KID'} <= set(metrics)
+    assert metrics['frames'] == 4 and metrics['FID'] >= 0 and 0 <= metrics['LPIPS']
