@@ -4,7 +4,13 @@ import torch
 from mmagic.registry import MODELS
 
 from ...base_models import VideoDeblurEditor
-from .divd_diffusion import build_scheduler, check_same_schedule, sample, training_target
+from .divd_diffusion import (
+    build_scheduler,
+    check_num_steps,
+    check_same_schedule,
+    sample,
+    training_target,
+)
 
 DEFAULT_SCHEDULE = dict(num_train_timesteps=1000, beta_start=1e-4, beta_end=0.02,
                         beta_schedule='linear', prediction_type='epsilon', clip_sample=True)
@@ -58,9 +64,7 @@ class DIVD(VideoDeblurEditor):
         self.test_scheduler = build_scheduler(test_scheduler)
         check_same_schedule(self.train_scheduler, self.test_scheduler)
         self.num_inference_steps = int(num_inference_steps)
-        if not 1 <= self.num_inference_steps <= self.train_scheduler.config.num_train_timesteps:
-            raise ValueError(f'DIVD: num_inference_steps must be in [1, num_train_timesteps], '
-                             f'got {num_inference_steps}')
+        check_num_steps(self.num_inference_steps, self.train_scheduler)  # fail at build
         self.sample_seed = sample_seed
         self.step_kwargs = dict(step_kwargs or {})
 
@@ -110,8 +114,7 @@ class DIVD(VideoDeblurEditor):
         steps = self.num_inference_steps if num_steps is None else num_steps
 
         def denoise(noisy, t):
-            return self.generator(noisy, blurry, torch.full((x.shape[0], ), t,
-                                                            device=x.device))
+            return self.generator(noisy, blurry, t)  # one t for every clip
 
         out = sample(denoise, blurry.shape, self.test_scheduler, steps,
                      self.sample_generator(x.device), x.device, x.dtype, **self.step_kwargs)

@@ -54,6 +54,14 @@ def training_target(scheduler, clean, noise, timesteps):
                      "'v_prediction')")
 
 
+def check_num_steps(num_steps, scheduler):
+    """Sampling steps must lie in [1, the scheduler's training timesteps]."""
+    train_steps = scheduler.config.num_train_timesteps
+    if not 1 <= num_steps <= train_steps:
+        raise ValueError(f'DIVD: num_inference_steps must be in [1, {train_steps}] (the '
+                         f'training timesteps), got {num_steps}')
+
+
 def sample(denoise, shape, scheduler, num_steps, generator=None, device='cpu',
            dtype=torch.float32, **step_kwargs):
     """Run the reverse process from seeded Gaussian noise.
@@ -71,12 +79,7 @@ def sample(denoise, shape, scheduler, num_steps, generator=None, device='cpu',
     Returns:
         Tensor: the last ``prev_sample`` (x_0).
     """
-    if num_steps < 1:
-        raise ValueError(f'DIVD: num_inference_steps must be >= 1, got {num_steps}')
-    train_steps = scheduler.config.num_train_timesteps
-    if num_steps > train_steps:
-        raise ValueError(f'DIVD: {num_steps} sampling steps exceed the {train_steps} '
-                         'training timesteps')
+    check_num_steps(num_steps, scheduler)
     scheduler.set_timesteps(num_steps)
     accepts = inspect.signature(scheduler.step).parameters
     if 'generator' in accepts:
@@ -92,5 +95,5 @@ def sample(denoise, shape, scheduler, num_steps, generator=None, device='cpu',
     return x
 
 
-__all__ = ['SCHEDULE_KEYS', 'build_scheduler', 'check_same_schedule', 'sample',
+__all__ = ['SCHEDULE_KEYS', 'build_scheduler', 'check_num_steps', 'check_same_schedule', 'sample',
            'schedule_of', 'training_target']

@@ -114,12 +114,9 @@ class DIVDUNet(BaseModule):
             if level < len(widths) - 1:
                 self.downsamples.append(DenoisingDownsample(ch, with_conv=True))
                 skips.append(ch)
-        self.mid_res1 = DenoisingResBlock(ch, emb, True, dropout,
-                                          norm_cfg=dict(type='GN', num_groups=norm_groups))
-        self.mid_attn = WindowTemporalSelfAttention(
-            ch, num_frames, window_sizes[-1], num_heads=max(ch // head_channels, 1), **attention)
-        self.mid_res2 = DenoisingResBlock(ch, emb, True, dropout,
-                                          norm_cfg=dict(type='GN', num_groups=norm_groups))
+        self.mid_attn = block(ch, ch, len(widths) - 1)  # ResBlock - WTSA
+        self.mid_res = DenoisingResBlock(ch, emb, True, dropout,
+                                         norm_cfg=dict(type='GN', num_groups=norm_groups))
         self.up_blocks = nn.ModuleList()
         self.upsamples = nn.ModuleList()
         for level in reversed(range(len(widths))):
@@ -165,10 +162,7 @@ class DIVDUNet(BaseModule):
             if level < len(self.downsamples):
                 h = self.downsamples[level](h)
                 skips.append(h)
-        h = self.mid_res1(h, emb)
-        nf, c, hh, ww = h.shape
-        h = self.mid_attn(h.view(n, f, c, hh, ww)).view(nf, c, hh, ww)
-        h = self.mid_res2(h, emb)
+        h = self.mid_res(self.mid_attn(h, emb), emb)
         for k, blocks in enumerate(self.up_blocks):
             for blk in blocks:
                 h = blk(torch.cat([h, skips.pop()], 1), emb)
