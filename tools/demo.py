@@ -24,7 +24,7 @@ import numpy as np
 run = _common.run_command
 DEMO_DIR = osp.join(_common.ROOT, 'checkpoints', 'demo')
 CONFIG = osp.join(DEMO_DIR, 'config.py')
-CHECKPOINT = osp.join(DEMO_DIR, 'nafnet-frames_c16_demo.pth')
+CHECKPOINT = osp.join(DEMO_DIR, 'nafnet-stack3_c16_demo.pth')
 # held-out clips: a seed, frame size and blur range the demo model was not trained on
 # (tools/train_demo_model.py: seed 0, 256x256, blur up to 16 px); a few training clips of the
 # same kind feed the fine-tune
@@ -124,6 +124,8 @@ def main(argv=None):
     parser.add_argument('--work-dir', default='work_dirs/demo')
     parser.add_argument('--data', default='data/demo_synthetic')
     parser.add_argument('--checkpoint', default=CHECKPOINT, help='the demo model')
+    parser.add_argument('--config', default=CONFIG,
+                        help="the demo model's config (make demo's data and fine-tune schedule)")
     parser.add_argument('--iters', type=int, default=100, help='fine-tuning iterations (0: none)')
     parser.add_argument('--min-gain', type=float, default=1.0,
                         help='total PSNR gain (dB) the shipped model must reach')
@@ -136,6 +138,9 @@ def main(argv=None):
     if not osp.isfile(args.checkpoint):
         raise SystemExit(f'error: demo checkpoint {args.checkpoint} does not exist (it ships '
                          'with the repository; tools/train_demo_model.py makes it)')
+    if not osp.isfile(args.config):
+        raise SystemExit(f'error: demo config {args.config} does not exist')
+    config = args.config
     ensure_data(args.data)
     data_opts = [f'train_dataloader.dataset.data_root={args.data}/train',
                  f'val_dataloader.dataset.data_root={args.data}/test',
@@ -145,7 +150,7 @@ def main(argv=None):
 
     def test(checkpoint, name):
         out = osp.join(results, f'metrics_{name}.json')
-        run([py, osp.join(tools, 'test.py'), CONFIG, checkpoint, '--work-dir', args.work_dir,
+        run([py, osp.join(tools, 'test.py'), config, checkpoint, '--work-dir', args.work_dir,
              '--out', out, '--cfg-options', *data_opts])
         with open(out) as f:
             return json.load(f)
@@ -153,20 +158,20 @@ def main(argv=None):
     restored = {'shipped': test(args.checkpoint, 'shipped')}
     if args.iters > 0:
         n = args.iters
-        run([py, osp.join(tools, 'train.py'), CONFIG, '--work-dir', args.work_dir,
+        run([py, osp.join(tools, 'train.py'), config, '--work-dir', args.work_dir,
              '--cfg-options', *data_opts, f'load_from={args.checkpoint}',
              f'train_cfg.max_iters={n}', f'train_cfg.val_interval={n}',
              f'default_hooks.checkpoint.interval={n}'])
         restored[f'fine-tuned {n}'] = test(osp.join(args.work_dir, f'iter_{n}.pth'), 'fine_tuned')
 
-    cfg = _common.load_config(CONFIG, dict(a.split('=', 1) for a in data_opts))
+    cfg = _common.load_config(config, dict(a.split('=', 1) for a in data_opts))
     blurry, dataset = blurry_input_metrics(cfg)
     with open(osp.join(results, 'metrics_blurry_input.json'), 'w') as f:
         json.dump(blurry, f, indent=2)
     clip = dataset.get_data_info(0)
     seq = osp.basename(osp.dirname(osp.dirname(clip['blur_frames'][0])))
     video = osp.join(results, f'{seq}_side_by_side.mp4')
-    run([py, osp.join(tools, 'deblur_video.py'), CONFIG, args.checkpoint,
+    run([py, osp.join(tools, 'deblur_video.py'), config, args.checkpoint,
          osp.dirname(clip['blur_frames'][0]), video, '--side-by-side', '--fps', '6'])
     side_by_side_png(cfg, args.checkpoint, dataset, osp.join(results, 'side_by_side.png'))
 

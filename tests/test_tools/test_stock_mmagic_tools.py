@@ -24,6 +24,8 @@ from .test_train_test_tools import (
 
 STOCK = osp.join(osp.dirname(mmagic.__file__), '.mim', 'tools')
 # the environment's interpreter first: the stock dist_train.sh calls plain `python`
+# the demo model's training config (three-frame NAFNet, FrameStackRestorer)
+DEMO_STACK3 = osp.join(ROOT, 'configs', 'nafnet_frames', 'nafnet-stack3_c16_1xb8-demo_synthetic.py')
 ENV_PATH = dict(PATH=f"{osp.dirname(sys.executable)}:{__import__('os').environ['PATH']}")
 
 
@@ -45,8 +47,9 @@ def test_startup_hook_applies_compat_before_mmagic():
 
 @pytest.mark.slow
 @pytest.mark.parametrize('config,frames,extra', [
-    (TINY, 2, []), (TINY_EDVR, 3, []), (TINY_CASCADE, 4, []), (TINY_BSSTNET, 4, ALL_FRAMES)],
-    ids=['basicvsr-pp', 'edvr', 'edvr-cascade', 'bsstnet'])
+    (TINY, 2, []), (TINY_EDVR, 3, []), (TINY_CASCADE, 4, []), (TINY_BSSTNET, 4, ALL_FRAMES),
+    (DEMO_STACK3, 3, [])],
+    ids=['basicvsr-pp', 'edvr', 'edvr-cascade', 'bsstnet', 'nafnet-stack3'])
 def test_stock_train_then_test(tmp_path, synthetic_root, config, frames, extra):
     work = str(tmp_path / 'work')
     opts = data_options(synthetic_root, frames) + extra
