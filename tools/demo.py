@@ -94,20 +94,22 @@ def per_clip(metrics, name):
 def report(blurry, restored, min_gain, max_loss):
     """Print the per-clip table; return the list of failed criteria."""
     columns = list(restored)
-    print(f'\n{"clip":<10}' + ''.join(f'{"blurry":>9}' for _ in (0, 1)) + ''.join(
-        f'{name:>13}' for name in columns))
     psnr_b, ssim_b = per_clip(blurry, 'PSNR'), per_clip(blurry, 'SSIM')
+    width = max(len(seq) for seq in [*psnr_b, 'total']) + 2
+    cell = max(16, *(len(name) + 2 for name in columns))  # "PSNR (gain)" per model
+    print(f'\n{"clip":<{width}}{"blurry PSNR":>12}{"SSIM":>8}'
+          + ''.join(f'{name:>{cell}}' for name in columns))
+
+    def cells(values):
+        return ''.join(f'{f"{p:.2f} ({p - b:+.2f})":>{cell}}' for p, b in values)
+
     for seq in sorted(psnr_b):
-        row = f'{seq:<10}{psnr_b[seq]:>7.2f}dB{ssim_b[seq]:>9.4f}'
-        for name in columns:
-            p = per_clip(restored[name], 'PSNR')[seq]
-            row += f'{p:>8.2f}{p - psnr_b[seq]:+5.2f}'
-        print(row)
-    row = f'{"total":<10}{blurry["PSNR"]:>7.2f}dB{blurry["SSIM"]:>9.4f}'
-    for name in columns:
-        row += f'{restored[name]["PSNR"]:>8.2f}{restored[name]["PSNR"] - blurry["PSNR"]:+5.2f}'
-    print(row)
-    print(f'{"SSIM":<27}' + ''.join(f'{restored[name]["SSIM"]:>13.4f}' for name in columns))
+        print(f'{seq:<{width}}{psnr_b[seq]:>10.2f}dB{ssim_b[seq]:>8.4f}' + cells(
+            (per_clip(restored[name], 'PSNR')[seq], psnr_b[seq]) for name in columns))
+    print(f'{"total":<{width}}{blurry["PSNR"]:>10.2f}dB{blurry["SSIM"]:>8.4f}' + cells(
+        (restored[name]['PSNR'], blurry['PSNR']) for name in columns))
+    print(f'{"SSIM":<{width + 20}}' + ''.join(f'{restored[name]["SSIM"]:>{cell}.4f}'
+                                             for name in columns))
     shipped = restored[columns[0]]
     failed = []
     gain = shipped['PSNR'] - blurry['PSNR']
