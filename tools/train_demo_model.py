@@ -51,15 +51,11 @@ def inflate_checkpoint(config, single_frame_ckpt, out):
     """Write the weights of a one-frame model (``single_frame_ckpt``) spread over the frame
     stack of ``config``'s FrameStackNet (``inflate_single_frame_state``) to ``out``."""
     import torch
-    from mmagic.registry import MODELS
-    from mmagic.utils import register_all_modules
-    from mmengine.config import Config
 
-    import vdeblur_mm  # noqa: F401  (registers the models)
-    register_all_modules()
+    from vdeblur_mm.inference import init_model
     if not osp.isfile(single_frame_ckpt):
         raise SystemExit(f'error: --inflate-from {single_frame_ckpt}: no such checkpoint')
-    model = MODELS.build(Config.fromfile(config).model)
+    model = init_model(config)
     if not hasattr(model.generator, 'inflate_single_frame_state'):
         raise SystemExit(f'error: --inflate-from needs a FrameStackNet config, {config} builds '
                          f'{type(model.generator).__name__}')

@@ -80,20 +80,14 @@ def test_inflated_one_frame_weights_start_the_three_frame_model_at_its_output(tm
     one-frame model (the start of the shipped one's training) ends."""
     import sys
 
-    from mmagic.registry import MODELS
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
+    from vdeblur_mm.inference import init_model
     sys.path.insert(0, osp.join(ROOT, 'tools'))
     import train_demo_model
-    init_default_scope('mmagic')
     out = train_demo_model.inflate_checkpoint(train_demo_model.CONFIG, SINGLE_FRAME,
                                               str(tmp_path / 'start.pth'))
-    stack = MODELS.build(Config.fromfile(train_demo_model.CONFIG).model).eval()
-    stack.load_state_dict(torch.load(out, map_location='cpu')['state_dict'])
-    single = MODELS.build(Config.fromfile(osp.join(
-        ROOT, 'configs', 'nafnet_frames', 'nafnet-frames_c16_1xb8-demo_synthetic.py')).model).eval()
-    single.load_state_dict({k: v.float() for k, v in torch.load(
-        SINGLE_FRAME, map_location='cpu')['state_dict'].items()})
+    stack = init_model(train_demo_model.CONFIG, out)
+    single = init_model(osp.join(ROOT, 'configs', 'nafnet_frames',
+                                 'nafnet-frames_c16_1xb8-demo_synthetic.py'), SINGLE_FRAME)
     window = torch.rand(1, 3, 3, 32, 48)
     with torch.no_grad():
         assert torch.allclose(stack.generator(window), single.generator(window[:, 1:2]),

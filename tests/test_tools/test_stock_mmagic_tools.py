@@ -23,9 +23,9 @@ from .test_train_test_tools import (
 )
 
 STOCK = osp.join(osp.dirname(mmagic.__file__), '.mim', 'tools')
-# the environment's interpreter first: the stock dist_train.sh calls plain `python`
 # the demo model's training config (three-frame NAFNet, FrameStackRestorer)
 DEMO_STACK3 = osp.join(ROOT, 'configs', 'nafnet_frames', 'nafnet-stack3_c16_1xb8-demo_synthetic.py')
+# the environment's interpreter first: the stock dist_train.sh calls plain `python`
 ENV_PATH = dict(PATH=f"{osp.dirname(sys.executable)}:{__import__('os').environ['PATH']}")
 
 

@@ -56,6 +56,17 @@ class VideoDeblurEditor(BaseEditModel):
         ``inference_spec``. Override in models whose contract is not their generator's."""
         return getattr(self.generator, 'inference_spec', None)
 
+    def window_generator_spec(self, wanted, window_frames=None) -> dict:
+        """The generator's contract, which must be a sliding window (N frames in, centre out;
+        exactly ``window_frames`` when given); ``wanted`` names such a generator in the error."""
+        spec = getattr(self.generator, 'inference_spec', None) or {}
+        frames = spec.get('window_frames')
+        if spec.get('mode') != 'window' or not frames or (
+                window_frames is not None and frames != window_frames):
+            raise ValueError(f'{self.__class__.__name__} needs a {wanted}, got inference_spec '
+                             f'{spec}')
+        return spec
+
     # ------------------------------------------------------------------ hooks
     def run_network(self, x, context=None):
         """The network on one padded tile of a chunk (sequence/clip models: (n, t, c, h, w) ->

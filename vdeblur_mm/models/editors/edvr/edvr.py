@@ -64,11 +64,8 @@ class EDVRDeblur(VideoDeblurEditor):
 
     def declare_inference(self):
         """The generator's contract, which must be a sliding window (N frames in, centre out)."""
-        spec = getattr(self.generator, 'inference_spec', None) or {}
-        if spec.get('mode') != 'window' or not spec.get('window_frames'):
-            raise ValueError(f'{self.__class__.__name__} needs a sliding-window generator '
-                             f"(inference_spec mode 'window' with window_frames), got {spec}")
-        return spec
+        return self.window_generator_spec(
+            "sliding-window generator (inference_spec mode 'window' with window_frames)")
 
     # ------------------------------------------------------------------ training
     def _update_tsa_warmup(self):

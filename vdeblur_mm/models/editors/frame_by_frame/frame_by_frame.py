@@ -51,11 +51,8 @@ class FrameByFrameRestorer(VideoDeblurEditor):
     """
 
     def declare_inference(self):
-        spec = getattr(self.generator, 'inference_spec', None) or {}
-        if spec.get('mode') != 'window' or spec.get('window_frames') != 1:
-            raise ValueError(f'{self.__class__.__name__} needs a one-frame window generator '
-                             f'(FrameByFrameNet), got inference_spec {spec}')
-        return spec
+        return self.window_generator_spec('one-frame window generator (FrameByFrameNet)',
+                                          window_frames=1)
 
     def forward_tensor(self, inputs, data_samples=None, **kwargs):
         """(n, 1, c, h, w) -> (n, c, h, w); longer clips (n, T, c, h, w) -> (n, T, c, h, w)."""

@@ -103,11 +103,7 @@ class FrameStackRestorer(VideoDeblurEditor):
     """
 
     def declare_inference(self):
-        spec = getattr(self.generator, 'inference_spec', None) or {}
-        if spec.get('mode') != 'window' or not spec.get('window_frames'):
-            raise ValueError(f'{self.__class__.__name__} needs a sliding-window generator '
-                             f'(FrameStackNet), got inference_spec {spec}')
-        return spec
+        return self.window_generator_spec('sliding-window generator (FrameStackNet)')
 
 
 __all__ = ['FrameStackNet', 'FrameStackRestorer']
