@@ -98,6 +98,27 @@ def test_attention_query_comes_from_the_second_argument():
     assert not torch.allclose(attn(x, q1), attn(x, q2))
 
 
+@pytest.mark.parametrize('bias', [False, True])
+def test_attention_equals_restormer_definition(bias):
+    """The Gram matrix scaled by inverse norms and project_out folded into the attention map
+    equal normalise -> q k^T -> softmax -> attn v -> project_out (Restormer's MDTA)."""
+    torch.manual_seed(0)
+    attn = Attention(8, 2, bias=bias).double()
+    with torch.no_grad():
+        attn.temperature.uniform_(0.5, 2)
+    x, query = torch.rand(2, 2, 8, 5, 6, dtype=torch.float64).unbind(0)
+    n, c, h, w = x.shape
+    q = attn.q_dwconv(attn.q(query)).reshape(n, 2, c // 2, h * w)
+    k, v = attn.kv_dwconv(attn.kv_conv(x)).chunk(2, dim=1)
+    k, v = k.reshape(n, 2, c // 2, h * w), v.reshape(n, 2, c // 2, h * w)
+    a = (F.normalize(q, dim=-1) @ F.normalize(k, dim=-1).transpose(-2, -1)
+         * attn.temperature).softmax(-1)
+    ref = attn.project_out((a @ v).reshape(n, c, h, w))
+    for grad in (True, False):
+        with torch.set_grad_enabled(grad):
+            assert (attn(x, query) - ref).abs().max() < 1e-12
+
+
 def test_frame_channel_interleaving_is_c_times_t_plus_t():
     x = torch.arange(2 * 3 * 4).float().view(1, 3, 4, 1, 2)  # (n, t=3, c=4, 1, 2)
     y = frames_to_channels(x)

@@ -53,17 +53,23 @@ class FrameConv3d(nn.Conv3d):
         return out if self.bias is None else out + self.bias.view(1, 1, -1, 1, 1)
 
 
-def per_frame(module, x):
+def per_frame(module, x, overwrite=False):
     """``module`` on a frames-major clip (n, t, c, h, w), one frame at a time when no gradient
     is recorded (the intermediate maps of one frame, not of all, are alive at once).
 
     ``x`` may also be ``(fn, t)``: a function giving frame ``i`` as (n, 1, c, h, w) and the
-    frame count, so that the input is never built for all frames either.
+    frame count, so that the input is never built for all frames either. With ``overwrite``
+    (no gradients, a tensor ``x`` the caller gives up, ``module`` keeping the shape) each
+    frame's output replaces its input frame: no second clip-sized map.
     """
     fn, t = x if isinstance(x, tuple) else ((lambda i: x[:, i:i + 1]), x.shape[1])
-    if isinstance(x, torch.Tensor) and (torch.is_grad_enabled() or t == 1):
+    if isinstance(x, torch.Tensor) and torch.is_grad_enabled():
         return module(x)
-    out = None
+    if overwrite and not isinstance(x, torch.Tensor):
+        raise ValueError('per_frame(overwrite=True) needs the clip as a tensor')
+    out = x if overwrite else None
+    if out is None and t == 1:
+        return module(x)
     for i in range(t):
         y = module(fn(i))
         if out is None:  # filled in place: no list of frames and no concatenated copy
@@ -108,7 +114,18 @@ class RDB(nn.Module):
         self.conv = FrameConv3d(dim + growth_rate * num_dense_layer, dim, 1)
 
     def forward(self, x):
-        return self.conv(self.layer(x)) + x
+        if torch.is_grad_enabled():
+            return self.conv(self.layer(x)) + x
+        # without gradients the dense layers write into one preallocated map of all their
+        # channels instead of concatenating a growing copy per layer
+        c = x.shape[2]
+        dense = x.new_empty(*x.shape[:2], self.conv.in_channels, *x.shape[3:])
+        dense[:, :, :c] = x
+        for layer in self.layer:
+            g = layer.conv.out_channels
+            dense[:, :, c:c + g] = F.leaky_relu(layer.conv(dense[:, :, :c]), 0.2, inplace=True)
+            c += g
+        return self.conv(dense).add_(x)
 
 
 class RRDB(nn.Module):
@@ -217,21 +234,44 @@ class Attention(nn.Module):
         self.kv_dwconv = nn.Conv2d(dim * 2, dim * 2, 3, padding=1, groups=dim * 2, bias=bias)
         self.project_out = nn.Conv2d(dim, dim, 1, bias=bias)
 
+    def key_or_value(self, x, half):
+        """The keys (``half`` 0) or the values (1) of ``x``: that half of ``kv_conv`` then of
+        the depthwise ``kv_dwconv`` (the two halves never exist at once)."""
+        c = x.shape[1]
+        rows = slice(half * c, (half + 1) * c)
+        conv, dw = self.kv_conv, self.kv_dwconv
+        y = F.conv2d(x, conv.weight[rows], None if conv.bias is None else conv.bias[rows])
+        return F.conv2d(y, dw.weight[rows], None if dw.bias is None else dw.bias[rows],
+                        padding=1, groups=c)
+
     def forward(self, x, query):
         n, c, h, w = x.shape
-        q = self.q_dwconv(self.q(query)).view(n, self.num_heads, -1, h * w)
-        k, v = self.kv_dwconv(self.kv_conv(x)).view(n, 2, self.num_heads, -1, h * w).unbind(1)
-        q, k = F.normalize(q, dim=-1), F.normalize(k, dim=-1)
-        attn = (q @ k.transpose(-2, -1) * self.temperature).softmax(-1)
-        return self.project_out((attn @ v).reshape(n, c, h, w))
+        heads = self.num_heads
+        q = self.q_dwconv(self.q(query)).view(n, heads, -1, h * w)
+        k = self.key_or_value(x, 0).view(n, heads, -1, h * w)
+        # normalize(q) @ normalize(k)^T is the raw Gram matrix scaled by the inverse norms
+        # (F.normalize's eps): no normalised copies of q and k
+        gram = q @ k.transpose(-2, -1)
+        inv_q = q.norm(dim=-1).clamp_min(1e-12).reciprocal()
+        inv_k = k.norm(dim=-1).clamp_min(1e-12).reciprocal()
+        del q, k
+        attn = (gram * inv_q[..., :, None] * inv_k[..., None, :] * self.temperature).softmax(-1)
+        # project_out(attn @ v) = (W_out . blockdiag(attn)) @ v: one c x c map per sample, so
+        # the attended values are never built
+        w_out = self.project_out.weight.view(c, heads, c // heads)
+        mix = torch.einsum('ohi,nhij->nohj', w_out, attn).reshape(n, c, c)
+        out = (mix @ self.key_or_value(x, 1).view(n, c, h * w)).view(n, c, h, w)
+        return out if self.project_out.bias is None else \
+            out + self.project_out.bias.view(1, -1, 1, 1)
 
 
 class MultiAttentionBlock(nn.Module):
     """Centre-oriented attention + GDFN, then (NetR only) degradation-aware attention + GDFN.
 
-    ``forward(fw, centre, kd)``: ``fw`` (n, dim, h, w) the warped-feature map; ``centre`` the
-    un-normalised centre-frame feature, the query of the CO attention; ``kd`` the
-    degradation-kernel feature, the query of the DA attention (None without DA).
+    ``forward(fw, centre, kd)``: ``fw`` (n, dim, h, w) the warped-feature map (overwritten by
+    the result when no gradient is recorded); ``centre`` the un-normalised centre-frame
+    feature, the query of the CO attention; ``kd`` the degradation-kernel feature, the query
+    of the DA attention (None without DA).
     """
 
     def __init__(self, dim, num_heads, layer_norm_type, ffn_expansion_factor, bias, is_da):
@@ -248,13 +288,17 @@ class MultiAttentionBlock(nn.Module):
             self.ffn2 = FeedForward(dim, ffn_expansion_factor, bias)
 
     def forward(self, fw, centre, kd=None):
-        fw = fw + self.co_attn(self.norm1(fw), centre)
-        fw = fw + self.ffn1(self.norm2(fw))
+        if self.is_da and kd is None:
+            raise ValueError('a degradation-aware attention block needs the kernel feature')
+        steps = [(self.norm1, self.co_attn, centre), (self.norm2, self.ffn1, None)]
         if self.is_da:
-            if kd is None:
-                raise ValueError('a degradation-aware attention block needs the kernel feature')
-            fw = fw + self.da_attn(self.norm3(fw), kd)
-            fw = fw + self.ffn2(self.norm4(fw))
+            steps += [(self.norm3, self.da_attn, kd), (self.norm4, self.ffn2, None)]
+        # without gradients the residuals are added in place: the block overwrites ``fw``
+        # (the FRMA block hands over its fusion output, or the previous block's)
+        residual_in_place = not torch.is_grad_enabled()
+        for norm, layer, query in steps:
+            y = layer(norm(fw)) if query is None else layer(norm(fw), query)
+            fw = fw.add_(y) if residual_in_place else fw + y
         return fw
 
 

@@ -112,44 +112,70 @@ class FRMA(nn.Module):
     def refine_flow_mask(self, centre, frame_maps):
         """``conv_f`` of ``cat(centre repeated over the frames, *frame_maps)``, computed as a sum
         over the input-channel slices of its first conv: the centre frame's part once for all
-        frames, and no concatenation of the (2 dim + 3 num_flow)-channel input."""
+        frames, and no concatenation of the (2 dim + 3 num_flow)-channel input.
+
+        ``frame_maps`` is a list of (n, t, c, h, w) maps, or ``(fn, t)`` with ``fn(i)`` the list
+        of frame ``i``'s (n, c, h, w) maps (one frame's maps alive at a time).
+        """
         first = self.conv_f[0]
-        n, t = frame_maps[0].shape[:2]
         dim = centre.shape[1]
         w = first.weight[:, :, 0]
-        out = F.conv2d(centre, w[:, :dim], first.bias, padding=1)[:, None]
-        start = dim
-        for m in frame_maps:
-            c = m.shape[2]
-            out = out + F.conv2d(m.flatten(0, 1), w[:, start:start + c],
-                                 padding=1).unflatten(0, (n, t))
-            start += c
+        centre_part = F.conv2d(centre, w[:, :dim], first.bias, padding=1)
+
+        def summed(maps):  # (b, c, h, w) maps -> their parts of the first conv, summed
+            out, start = None, dim
+            for m in maps:
+                part = F.conv2d(m, w[:, start:start + m.shape[1]], padding=1)
+                out = part if out is None else out + part
+                start += m.shape[1]
+            return out
+
+        if isinstance(frame_maps, tuple):
+            fn, t = frame_maps
+            out = centre_part.new_empty(centre_part.shape[0], t, *centre_part.shape[1:])
+            for i in range(t):
+                out[:, i] = summed(fn(i)).add_(centre_part)
+        else:
+            n, t = frame_maps[0].shape[:2]
+            out = centre_part[:, None] + summed(
+                [m.flatten(0, 1) for m in frame_maps]).unflatten(0, (n, t))
         return self.conv_f[2](F.leaky_relu(out, 0.2, inplace=True))
 
-    def forward(self, feat, fw, flow_mask, centre, kd=None):
+    def forward(self, state, centre, kd=None):
         """
         Args:
-            feat (Tensor): Features ``F`` (n, t, dim, h, w).
-            fw (Tensor | None): ``Fw`` (n, dim, h, w) of the previous block.
-            flow_mask (Tensor | None): ``f`` (n, t, 3 * num_flow, h, w) of the previous block.
+            state (dict): The maps this block updates: ``feat`` (``F``, (n, t, dim, h, w)),
+                ``fw`` (``Fw`` (n, dim, h, w) of the previous block; absent or None in the
+                first block) and ``flow_mask`` (``f`` (n, t, 3 * num_flow, h, w) of the
+                previous block; absent or None in NetD's first block). The block takes them
+                out of the dict and puts its outputs back: passed as one dict, the previous
+                maps are freed as soon as they are used, not when the call returns.
             centre (Tensor): The centre-frame feature ``F0_c`` (n, dim, h, w), fixed across
                 blocks.
             kd (Tensor, optional): The kernel feature (n, t, dim, h, w) (NetR).
 
         Returns:
-            tuple[Tensor, Tensor, Tensor]: the new ``F``, ``Fw`` and ``f``.
+            dict: ``state`` with the new ``feat``, ``fw`` and ``flow_mask``.
         """
-        feat = per_frame(self.rdb, feat)
+        feat, fw, flow_mask = state.pop('feat'), state.pop('fw', None), state.pop('flow_mask', None)
+        lean = not torch.is_grad_enabled()
+        # without gradients the RDB overwrites the features frame by frame (the caller hands
+        # over ``feat``: NetD and NetR keep no other reference to it)
+        feat = per_frame(self.rdb, feat, overwrite=lean)
+        t = feat.shape[1]
         if self.is_first_f:
             flow_mask = self.refine_flow_mask(centre, [feat])
         else:
-            warped = multi_flow_warp(feat, flow_mask, self.num_flow)
-            flow_mask = flow_mask + self.refine_flow_mask(centre, [flow_mask, warped])
+            if lean:  # the warped features of one frame at a time
+                maps = (lambda i: [flow_mask[:, i], multi_flow_warp(
+                    feat[:, i:i + 1], flow_mask[:, i:i + 1], self.num_flow)[:, 0]], t)
+            else:
+                maps = [flow_mask, multi_flow_warp(feat, flow_mask, self.num_flow)]
+            flow_mask = flow_mask + self.refine_flow_mask(centre, maps)
         # the 1x1 fusions of the frames' interleaved channels (c * t + i) as sums over the
         # frames: no (t * dim)-channel copies (62 MB each for 180x320 frames); without gradients
         # the warped and RDB maps are made one frame at a time too
-        t = feat.shape[1]
-        if torch.is_grad_enabled():
+        if not lean:
             warped = multi_flow_warp(feat, flow_mask, self.num_flow)
         else:
             warped = (lambda i: multi_flow_warp(feat[:, i:i + 1], flow_mask[:, i:i + 1],
@@ -157,12 +183,13 @@ class FRMA(nn.Module):
         fw = conv1x1_over_frames(self.conv_fw, warped, None if self.is_first_fw else fw)
         kd_query = None
         if self.rdb_kd is not None:
-            kd_frames = (self.rdb_kd(kd) if torch.is_grad_enabled() else
+            kd_frames = (self.rdb_kd(kd) if not lean else
                          (lambda i: self.rdb_kd(kd[:, i:i + 1])[:, 0], t))
             kd_query = conv1x1_over_frames(self.conv_kd, kd_frames)
         for blk in self.multi_attn_block:
             fw = blk(fw, centre, kd_query)
-        return feat, fw, flow_mask
+        state.update(feat=feat, fw=fw, flow_mask=flow_mask)
+        return state
 
 
 __all__ = ['FRMA', 'multi_flow_warp', 'frames_to_channels', 'channels_to_frames',

@@ -65,9 +65,12 @@ class NetD(nn.Module):
         t = x.shape[1]
         feat = per_frame(self.feature_extractor, x)
         centre = feat[:, t // 2].clone()  # a copy: a view would keep all frames alive
-        fw = flow_mask = None
+        state = dict(feat=feat)
+        del feat  # the FRMA blocks overwrite it without gradients: the state is the only owner
         for blk in self.frma_blocks:
-            feat, fw, flow_mask = blk(feat, fw, flow_mask, centre)
+            state = blk(state, centre)
+        feat, flow_mask, fw = state['feat'], state['flow_mask'], state['fw']
+        del state
         out = dict(feat=feat, flow_mask=flow_mask, fw=fw)
         if with_kernels:
             out['kernels'] = self.d_conv(channels_to_frames(fw, t))
@@ -83,11 +86,15 @@ class NetD(nn.Module):
 class NetR(nn.Module):
     """Restoration network: blurry LR clip + NetD's outputs -> the sharp HR centre frame.
 
-    ``forward(x, feat_d, flow_mask_d, kernel_feat, with_aux)``, where ``kernel_feat`` is
-    :meth:`project_kernels` of NetD's kernels (a separate step, so that a caller can drop the
-    kernels, the largest map of the network, before the rest runs), returns a dict: ``output``
-    (n, 3, s*h, s*w), and with ``with_aux`` ``lr_warp`` (n, t, 3, h, w) (the LR clip warped by
-    the image flow f_X, for the LR warping loss) and ``anchor`` (n, t, 3, h, w).
+    ``forward(x, net_d_out, with_aux)`` takes the blurry LR clip (n, t, 3, h, w) and a dict of
+    NetD's outputs: ``feat`` (n, t, dim, h, w), ``flow_mask`` (n, t, 3 * num_flows, h, w) and
+    ``kernel_feat``, :meth:`project_kernels` of NetD's kernels (a separate step, so that a
+    caller can drop the kernels, the largest map of the network, before the rest runs). It
+    takes these entries out of the dict, so that each is freed as soon as NetR is done with it
+    (arguments of a module call stay referenced until the call returns). It returns a dict:
+    ``output`` (n, 3, s*h, s*w), and with ``with_aux`` ``lr_warp`` (n, t, 3, h, w) (the LR
+    clip warped by the image flow f_X, for the LR warping loss) and ``anchor``
+    (n, t, 3, h, w).
     """
 
     def __init__(self, cfg):
@@ -145,20 +152,29 @@ class NetR(nn.Module):
             rows.append(branch(fw[:, :, a:b])[:, :, (y0 - a) * s:(y1 - a) * s])
         return torch.cat(rows, 2)
 
-    def forward(self, x, feat_d, flow_mask_d, kernel_feat, with_aux=False):
+    def forward(self, x, net_d_out, with_aux=False):
         t = x.shape[1]
+        feat_d = net_d_out.pop('feat')
         if torch.is_grad_enabled():
             feat = per_frame(self.feature_extractor, torch.cat([x, feat_d], 2))
         else:  # the concatenated input one frame at a time
             feat = per_frame(self.feature_extractor, (
                 lambda i, fd=feat_d: torch.cat([x[:, i:i + 1], fd[:, i:i + 1]], 2), t))
-        del feat_d  # NetD's features are not used again (the caller lets go of them too)
+        del feat_d  # NetD's features are not used again
         centre = feat[:, t // 2].clone()  # a copy: a view would keep all frames alive
-        flow_mask = self.f_conv1(flow_mask_d)
-        kd = kernel_feat
-        fw = None
+        flow_mask = self.f_conv1(net_d_out.pop('flow_mask'))
+        kernel_feat = net_d_out.pop('kernel_feat')
+        state = dict(feat=feat, flow_mask=flow_mask)
+        del feat, flow_mask  # the state is their only owner: each block frees the old maps
         for blk in self.frma_blocks:
-            feat, fw, flow_mask = blk(feat, fw, flow_mask, centre, kd)
+            state = blk(state, centre, kernel_feat)
+        feat, flow_mask, fw = state['feat'], state['flow_mask'], state['fw']
+        del state
+        # the kernel feature, the centre query and (unless the anchor is asked for) the
+        # features are not used again: freed before the x4 maps of the output are made
+        del kernel_feat, centre
+        anchor = self.a_conv(feat) if with_aux else None
+        del feat
         res = self.residual(fw)
         image_flow_mask = self.f_conv2(flow_mask)
         _, warped = warp_clip(x, image_flow_mask, 1)
@@ -171,7 +187,7 @@ class NetR(nn.Module):
                                    self.kernel_size, self.scale)
         out = dict(output=up + res)
         if with_aux:
-            out.update(lr_warp=warped, anchor=self.a_conv(feat))
+            out.update(lr_warp=warped, anchor=anchor)
         return out
 
 
@@ -253,18 +269,19 @@ class FMANet(BaseModule):
                              'degradation from sharp HR frames; build it with stage=2')
         if torch.is_grad_enabled():
             d = self.net_d(lqs)
-            kernel_feat = self.net_r.project_kernels(d.pop('kernels'))
+            d['kernel_feat'] = self.net_r.project_kernels(d.pop('kernels'))
         else:
             # NetD's kernels (t * kd^2 channels: 276 MB for three 180x320 frames) one frame at a
             # time, straight into NetR's first (3x3x3) kernel projection
             t = lqs.shape[1]
             d = self.net_d(lqs, with_kernels=False)
             fw_d = d.pop('fw')
-            kernel_feat = self.net_r.project_kernels_streamed(
+            d['kernel_feat'] = self.net_r.project_kernels_streamed(
                 lambda i: self.net_d.kernels_of_frame(fw_d, i, t), t)
             del fw_d
-        # popped, so that NetR can free NetD's features once it has used them
-        return self.net_r(lqs, d.pop('feat'), d.pop('flow_mask'), kernel_feat)['output']
+        # NetR takes NetD's features, flow-masks and the kernel feature out of ``d``: the only
+        # references, freed once used
+        return self.net_r(lqs, d)['output']
 
     def forward_train(self, lqs, hr_frames=None):
         """Every output the training losses use.
@@ -292,7 +309,8 @@ class FMANet(BaseModule):
                 hr_frames, d['image_flow_mask'], d['kernels'], self.degradation_kernel_size,
                 self.scale)
         if self.net_r is not None:
-            r = self.net_r(lqs, d['feat'], d['flow_mask'],
-                           self.net_r.project_kernels(d['kernels']), with_aux=True)
+            r = self.net_r(lqs, dict(feat=d['feat'], flow_mask=d['flow_mask'],
+                                     kernel_feat=self.net_r.project_kernels(d['kernels'])),
+                           with_aux=True)
             out.update(output=r['output'], lr_warp=r['lr_warp'], anchor_r=r['anchor'])
         return out
