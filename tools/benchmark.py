@@ -35,13 +35,15 @@ def main(argv=None):
                         help='diffusion models (num_inference_steps): latency per frame for '
                         'each number of sampling steps')
     parser.add_argument('--json', help='also write the results to this file')
-    parser.add_argument('--keep-malloc', action='store_true',
-                        help="keep glibc's default heap behaviour (see vdeblur_mm.utils.malloc)")
+    parser.add_argument('--low-memory', action='store_true',
+                        help='CPU: glibc returns freed maps to the system, as '
+                        'tools/deblur_video.py --low-memory (lower peak RSS, slower; '
+                        'vdeblur_mm.utils.malloc)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
                         help='override config settings, e.g. '
                         'model.flow_estimator.type=DISFlowEstimator')
     args = parser.parse_args(argv)
-    if not args.keep_malloc:
+    if args.low_memory:
         limit_heap_retention()
     if args.device == 'cuda' and not torch.cuda.is_available():
         print('error: --device cuda but CUDA is not available', file=sys.stderr)

@@ -43,8 +43,12 @@ def main(argv=None):
                         help='write input | restored next to each other')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value pairs')
+    parser.add_argument('--low-memory', action='store_true',
+                        help="CPU: glibc returns freed maps to the system (a lower peak RSS, "
+                        'slower: vdeblur_mm.utils.malloc)')
     args = parser.parse_args(argv)
-    limit_heap_retention()  # freed frame maps go back to the system (vdeblur_mm.utils.malloc)
+    if args.low_memory:
+        limit_heap_retention()
     try:
         model = init_model(args.config, args.checkpoint, device=args.device,
                            cfg_options=args.cfg_options)

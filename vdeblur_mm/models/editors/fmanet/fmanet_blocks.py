@@ -209,7 +209,8 @@ class FeedForward(nn.Module):
                          else self.dwconv.bias[rows], padding=1, groups=len(rows))
             y1, y2 = y.chunk(2, dim=1)
             part = F.conv2d(F.gelu(y1) * y2, self.project_out.weight[:, rows[:len(rows) // 2]])
-            out = part if out is None else out + part
+            del y, y1, y2  # not alive while the next chunk's maps are made
+            out = part if out is None else out.add_(part)
         return out if self.project_out.bias is None else \
             out + self.project_out.bias.view(1, -1, 1, 1)
 
@@ -299,6 +300,7 @@ class MultiAttentionBlock(nn.Module):
         for norm, layer, query in steps:
             y = layer(norm(fw)) if query is None else layer(norm(fw), query)
             fw = fw.add_(y) if residual_in_place else fw + y
+            del y  # not alive during the next step
         return fw
 
 

@@ -57,7 +57,8 @@ def conv1x1_over_frames(conv, frames, lead=None):
         out = F.conv2d(lead, w[:, :c0], conv.bias)
     for i in range(t):
         part = F.conv2d(fn(i), w[:, c0 + i::t], conv.bias if out is None else None)
-        out = part if out is None else out + part
+        out = part if out is None else out.add_(part)  # ``out`` is a conv output of its own
+        del part
     return out
 
 
