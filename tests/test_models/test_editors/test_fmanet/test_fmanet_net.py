@@ -230,12 +230,14 @@ def test_leaky_relu_inplace_does_not_corrupt_grads():
 
 
 def test_lean_inference_path_equals_the_training_path(monkeypatch):
-    """Without gradients the network streams frames (kernels, per-frame blocks), chunks the
-    feed-forward hidden channels and bands the x4 residual branch: the same function."""
+    """Without gradients the network streams frames (kernels, per-frame blocks), chunks
+    NetD's kernels and the feed-forward hidden channels, overwrites maps it owns and bands the
+    x4 residual branch: the same function."""
     from vdeblur_mm.models.editors.fmanet.fmanet_blocks import FeedForward
     from vdeblur_mm.models.editors.fmanet.fmanet_net import NetR
     monkeypatch.setattr(FeedForward, 'inference_chunk', 16)
     monkeypatch.setattr(NetR, 'residual_band', 8)
+    monkeypatch.setattr(FMANet, 'kernel_chunk', 5)  # several chunks and a remainder
     net = tiny_fmanet(stage=2, dtype=torch.float64)
     x = torch.rand(1, 3, 3, 29, 6, dtype=torch.float64)
     ref = net(x)  # gradients on: the batched training path

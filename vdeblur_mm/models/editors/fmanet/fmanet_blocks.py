@@ -36,39 +36,48 @@ class FrameConv3d(nn.Conv3d):
     def forward_streamed(self, frame_fn, num_frames):
         """The same convolution when the input frames come one at a time: ``frame_fn(i)``
         returns input frame i (n, c, h, w), which is used for every output frame it reaches and
-        then dropped (inference: a map of many channels is never held for all frames)."""
+        then dropped (inference: a map of many channels is never held for all frames), or an
+        iterable of ``(c0, chunk)`` pairs, its channels ``c0 : c0 + len`` one chunk at a
+        time."""
         kt, pt = self.kernel_size[0], self.padding[0]
         args = (self.stride[1:], self.padding[1:], self.dilation[1:], self.groups)
         out = None
         for src in range(num_frames):
             frame = frame_fn(src)
-            for tap in range(kt):
-                dst = src - (tap - pt)  # the output frame this tap of ``src`` reaches
-                if 0 <= dst < num_frames:
-                    part = F.conv2d(frame, self.weight[:, :, tap], None, *args)
-                    if out is None:
-                        out = part.new_zeros(part.shape[0], num_frames, *part.shape[1:])
-                    out[:, dst] += part
+            chunks = [(0, frame)] if torch.is_tensor(frame) else frame
             del frame
+            for c0, chunk in chunks:
+                rows = slice(c0, c0 + chunk.shape[1])
+                if self.groups != 1 and chunk.shape[1] != self.in_channels:
+                    raise ValueError('channel chunks need a convolution with groups=1')
+                for tap in range(kt):
+                    dst = src - (tap - pt)  # the output frame this tap of ``src`` reaches
+                    if 0 <= dst < num_frames:
+                        part = F.conv2d(chunk, self.weight[:, rows, tap], None, *args)
+                        if out is None:
+                            out = part.new_zeros(part.shape[0], num_frames, *part.shape[1:])
+                        out[:, dst] += part
+                        del part
+                del chunk
         return out if self.bias is None else out + self.bias.view(1, 1, -1, 1, 1)
 
 
-def per_frame(module, x, overwrite=False):
+def per_frame(module, x, out=None):
     """``module`` on a frames-major clip (n, t, c, h, w), one frame at a time when no gradient
     is recorded (the intermediate maps of one frame, not of all, are alive at once).
 
     ``x`` may also be ``(fn, t)``: a function giving frame ``i`` as (n, 1, c, h, w) and the
-    frame count, so that the input is never built for all frames either. With ``overwrite``
-    (no gradients, a tensor ``x`` the caller gives up, ``module`` keeping the shape) each
-    frame's output replaces its input frame: no second clip-sized map.
+    frame count, so that the input is never built for all frames either. ``out`` (no
+    gradients): a clip-sized tensor the caller gives up (``x`` itself, or a map whose frame
+    ``i`` is not read after input frame ``i`` is made) that receives the outputs: no second
+    clip-sized map.
     """
     fn, t = x if isinstance(x, tuple) else ((lambda i: x[:, i:i + 1]), x.shape[1])
     if isinstance(x, torch.Tensor) and torch.is_grad_enabled():
         return module(x)
-    if overwrite and not isinstance(x, torch.Tensor):
-        raise ValueError('per_frame(overwrite=True) needs the clip as a tensor')
-    out = x if overwrite else None
-    if out is None and t == 1:
+    if out is not None and torch.is_grad_enabled():
+        raise ValueError('per_frame(out=...) writes in place: only without gradients')
+    if out is None and t == 1 and isinstance(x, torch.Tensor):
         return module(x)
     for i in range(t):
         y = module(fn(i))

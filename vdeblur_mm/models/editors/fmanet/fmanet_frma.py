@@ -162,7 +162,7 @@ class FRMA(nn.Module):
         lean = not torch.is_grad_enabled()
         # without gradients the RDB overwrites the features frame by frame (the caller hands
         # over ``feat``: NetD and NetR keep no other reference to it)
-        feat = per_frame(self.rdb, feat, overwrite=lean)
+        feat = per_frame(self.rdb, feat, out=feat if lean else None)
         t = feat.shape[1]
         if self.is_first_f:
             flow_mask = self.refine_flow_mask(centre, [feat])

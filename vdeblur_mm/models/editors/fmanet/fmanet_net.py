@@ -78,9 +78,23 @@ class NetD(nn.Module):
             out.update(image_flow_mask=self.f_conv(flow_mask), anchor=self.a_conv(feat))
         return out
 
-    def kernels_of_frame(self, fw, i, t):
-        """The degradation kernels (n, kd^2, h, w) of frame ``i`` from ``fw`` (n, dim, h, w)."""
-        return self.d_conv(channels_to_frames(fw, t)[:, i:i + 1])[:, 0]
+    def kernels_of_frame(self, fw, i, t, chunk=None):
+        """The degradation kernels (n, kd^2, h, w) of frame ``i`` from ``fw`` (n, dim, h, w);
+        with ``chunk``, a generator of ``(c0, kernels[:, c0:c0 + chunk])`` pairs instead (the
+        hidden map made once, the kd^2 channels never all at once)."""
+        frame = channels_to_frames(fw, t)[:, i:i + 1]
+        if chunk is None:
+            return self.d_conv(frame)[:, 0]
+        return self._kernel_chunks(frame, chunk)
+
+    def _kernel_chunks(self, frame, chunk):
+        hidden = F.leaky_relu(self.d_conv[0](frame)[:, 0], 0.2, inplace=True)
+        last = self.d_conv[2]
+        for c0 in range(0, last.out_channels, chunk):
+            rows = slice(c0, c0 + chunk)
+            yield c0, F.conv2d(hidden, last.weight[rows, :, 0],
+                               None if last.bias is None else last.bias[rows],
+                               padding=last.padding[1:])
 
 
 class NetR(nn.Module):
@@ -91,7 +105,8 @@ class NetR(nn.Module):
     ``kernel_feat``, :meth:`project_kernels` of NetD's kernels (a separate step, so that a
     caller can drop the kernels, the largest map of the network, before the rest runs). It
     takes these entries out of the dict, so that each is freed as soon as NetR is done with it
-    (arguments of a module call stay referenced until the call returns). It returns a dict:
+    (arguments of a module call stay referenced until the call returns); without gradients
+    its own features overwrite the buffer of NetD's. It returns a dict:
     ``output`` (n, 3, s*h, s*w), and with ``with_aux`` ``lr_warp`` (n, t, 3, h, w) (the LR
     clip warped by the image flow f_X, for the LR warping loss) and ``anchor``
     (n, t, 3, h, w).
@@ -157,9 +172,11 @@ class NetR(nn.Module):
         feat_d = net_d_out.pop('feat')
         if torch.is_grad_enabled():
             feat = per_frame(self.feature_extractor, torch.cat([x, feat_d], 2))
-        else:  # the concatenated input one frame at a time
+        else:  # the concatenated input one frame at a time, the outputs into NetD's buffer
+            # (frame i of NetD's features is not read again once frame i's input is made)
             feat = per_frame(self.feature_extractor, (
-                lambda i, fd=feat_d: torch.cat([x[:, i:i + 1], fd[:, i:i + 1]], 2), t))
+                lambda i, fd=feat_d: torch.cat([x[:, i:i + 1], fd[:, i:i + 1]], 2), t),
+                out=feat_d)
         del feat_d  # NetD's features are not used again
         centre = feat[:, t // 2].clone()  # a copy: a view would keep all frames alive
         flow_mask = self.f_conv1(net_d_out.pop('flow_mask'))
@@ -253,6 +270,10 @@ class FMANet(BaseModule):
         # what inference needs (VideoDeblurEditor): a sliding window, the centre frame x scale
         self.inference_spec = dict(mode='window', window_frames=num_frames, scale=scale)
 
+    #: NetD's kernel channels made at once at inference, streamed into NetR's kernel
+    #: projection (of the kd^2 = 400 per frame; 100 channels of a 180x320 frame are 23 MB)
+    kernel_chunk = 100
+
     def _check_input(self, lqs):
         check_video(lqs, 'FMA-Net input', channels=self.in_channels)
         if lqs.shape[1] != self.num_frames:
@@ -277,7 +298,7 @@ class FMANet(BaseModule):
             d = self.net_d(lqs, with_kernels=False)
             fw_d = d.pop('fw')
             d['kernel_feat'] = self.net_r.project_kernels_streamed(
-                lambda i: self.net_d.kernels_of_frame(fw_d, i, t), t)
+                lambda i: self.net_d.kernels_of_frame(fw_d, i, t, self.kernel_chunk), t)
             del fw_d
         # NetR takes NetD's features, flow-masks and the kernel feature out of ``d``: the only
         # references, freed once used
