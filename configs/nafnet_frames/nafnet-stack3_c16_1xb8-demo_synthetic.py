@@ -11,18 +11,8 @@ work_dir = f'./work_dirs/{experiment_name}'
 
 model = dict(
     type='FrameStackRestorer',
-    generator=dict(
-        _delete_=True,
-        type='FrameStackNet',
-        num_frames=3,
-        image_net=dict(
-            type='NAFNet',
-            img_channels=9,
-            mid_channels=16,
-            enc_blk_nums=[1, 1, 1, 1],
-            middle_blk_num=1,
-            dec_blk_nums=[1, 1, 1, 1]),
-        size_multiple=16),
+    # the one-frame config's NAFNet and size multiple, over 3 frames x 3 channels
+    generator=dict(type='FrameStackNet', num_frames=3, image_net=dict(img_channels=9)),
     # borders of whole videos: the first/last frame replicated (the base's sliding window)
     test_cfg=dict(window_batch=4))
 

@@ -88,6 +88,16 @@ def per_frame(module, x, out=None):
     return out
 
 
+def conv_rows(conv, x, rows):
+    """The output channels ``rows`` of the 2-D ``conv`` on ``x`` (its weight and bias rows; a
+    depthwise conv takes the matching input channels in ``x`` and as many groups)."""
+    groups = 1 if conv.groups == 1 else x.shape[1]
+    if conv.groups != 1 and conv.groups != conv.in_channels:
+        raise ValueError('conv_rows: a conv with groups=1 or a depthwise one')
+    return F.conv2d(x, conv.weight[rows], None if conv.bias is None else conv.bias[rows],
+                    conv.stride, conv.padding, conv.dilation, groups)
+
+
 def frame_conv(in_channels, out_channels, bias, kernel_size=(1, 3, 3)):
     """The official per-frame Conv3d (1x3x3, 'same' padding) as a :class:`FrameConv3d`."""
     padding = tuple(k // 2 for k in kernel_size)
@@ -212,10 +222,7 @@ class FeedForward(nn.Module):
             rows = torch.cat([torch.arange(a, min(a + self.inference_chunk, hidden))] * 2)
             rows[len(rows) // 2:] += hidden
             rows = rows.to(x.device)
-            y = F.conv2d(x, self.project_in.weight[rows], None if self.project_in.bias is None
-                         else self.project_in.bias[rows])
-            y = F.conv2d(y, self.dwconv.weight[rows], None if self.dwconv.bias is None
-                         else self.dwconv.bias[rows], padding=1, groups=len(rows))
+            y = conv_rows(self.dwconv, conv_rows(self.project_in, x, rows), rows)
             y1, y2 = y.chunk(2, dim=1)
             part = F.conv2d(F.gelu(y1) * y2, self.project_out.weight[:, rows[:len(rows) // 2]])
             del y, y1, y2  # not alive while the next chunk's maps are made
@@ -249,10 +256,7 @@ class Attention(nn.Module):
         the depthwise ``kv_dwconv`` (the two halves never exist at once)."""
         c = x.shape[1]
         rows = slice(half * c, (half + 1) * c)
-        conv, dw = self.kv_conv, self.kv_dwconv
-        y = F.conv2d(x, conv.weight[rows], None if conv.bias is None else conv.bias[rows])
-        return F.conv2d(y, dw.weight[rows], None if dw.bias is None else dw.bias[rows],
-                        padding=1, groups=c)
+        return conv_rows(self.kv_dwconv, conv_rows(self.kv_conv, x, rows), rows)
 
     def forward(self, x, query):
         n, c, h, w = x.shape

@@ -160,6 +160,10 @@ class FRMA(nn.Module):
         """
         feat, fw, flow_mask = state.pop('feat'), state.pop('fw', None), state.pop('flow_mask', None)
         lean = not torch.is_grad_enabled()
+
+        def warp_frame(fm, i):  # frame i of multi_flow_warp(feat, fm), (n, dim, h, w)
+            return multi_flow_warp(feat[:, i:i + 1], fm[:, i:i + 1], self.num_flow)[:, 0]
+
         # without gradients the RDB overwrites the features frame by frame (the caller hands
         # over ``feat``: NetD and NetR keep no other reference to it)
         feat = per_frame(self.rdb, feat, out=feat if lean else None)
@@ -168,8 +172,7 @@ class FRMA(nn.Module):
             flow_mask = self.refine_flow_mask(centre, [feat])
         else:
             if lean:  # the warped features of one frame at a time
-                maps = (lambda i: [flow_mask[:, i], multi_flow_warp(
-                    feat[:, i:i + 1], flow_mask[:, i:i + 1], self.num_flow)[:, 0]], t)
+                maps = (lambda i, fm=flow_mask: [fm[:, i], warp_frame(fm, i)], t)
             else:
                 maps = [flow_mask, multi_flow_warp(feat, flow_mask, self.num_flow)]
             flow_mask = flow_mask + self.refine_flow_mask(centre, maps)
@@ -179,8 +182,7 @@ class FRMA(nn.Module):
         if not lean:
             warped = multi_flow_warp(feat, flow_mask, self.num_flow)
         else:
-            warped = (lambda i: multi_flow_warp(feat[:, i:i + 1], flow_mask[:, i:i + 1],
-                                                self.num_flow)[:, 0], t)
+            warped = (lambda i, fm=flow_mask: warp_frame(fm, i), t)
         fw = conv1x1_over_frames(self.conv_fw, warped, None if self.is_first_fw else fw)
         kd_query = None
         if self.rdb_kd is not None:
@@ -193,5 +195,14 @@ class FRMA(nn.Module):
         return state
 
 
+def run_frma_blocks(blocks, state, centre, kd=None):
+    """Chain FRMA ``blocks`` over ``state`` (the dict :meth:`FRMA.forward` takes, which the
+    caller hands over: no other reference to its maps) and return the last ``feat``, ``fw`` and
+    ``flow_mask``."""
+    for blk in blocks:
+        state = blk(state, centre, kd)
+    return state.pop('feat'), state.pop('fw'), state.pop('flow_mask')
+
+
 __all__ = ['FRMA', 'multi_flow_warp', 'frames_to_channels', 'channels_to_frames',
-           'conv1x1_over_frames']
+           'conv1x1_over_frames', 'run_frma_blocks']

@@ -17,7 +17,7 @@ from mmengine.model import BaseModule
 from ...layers.checks import check_video
 from .fmanet_blocks import RRDB, PixelShuffleBlock, frame_conv, frame_conv_pair, per_frame
 from .fmanet_fgdf import fgdf_downsample, fgdf_upsample, warp_clip
-from .fmanet_frma import FRMA, channels_to_frames
+from .fmanet_frma import FRMA, channels_to_frames, run_frma_blocks
 
 
 def _feature_extractor(in_channels, dim, num_rdb, growth_rate, num_dense_layers, bias):
@@ -65,12 +65,8 @@ class NetD(nn.Module):
         t = x.shape[1]
         feat = per_frame(self.feature_extractor, x)
         centre = feat[:, t // 2].clone()  # a copy: a view would keep all frames alive
-        state = dict(feat=feat)
-        del feat  # the FRMA blocks overwrite it without gradients: the state is the only owner
-        for blk in self.frma_blocks:
-            state = blk(state, centre)
-        feat, flow_mask, fw = state['feat'], state['flow_mask'], state['fw']
-        del state
+        # handed over: the FRMA blocks overwrite the features without gradients
+        feat, fw, flow_mask = run_frma_blocks(self.frma_blocks, dict(feat=feat), centre)
         out = dict(feat=feat, flow_mask=flow_mask, fw=fw)
         if with_kernels:
             out['kernels'] = self.d_conv(channels_to_frames(fw, t))
@@ -88,7 +84,7 @@ class NetD(nn.Module):
         return self._kernel_chunks(frame, chunk)
 
     def _kernel_chunks(self, frame, chunk):
-        hidden = F.leaky_relu(self.d_conv[0](frame)[:, 0], 0.2, inplace=True)
+        hidden = self.d_conv[1](self.d_conv[0](frame)[:, 0])
         last = self.d_conv[2]
         for c0 in range(0, last.out_channels, chunk):
             rows = slice(c0, c0 + chunk)
@@ -179,14 +175,11 @@ class NetR(nn.Module):
                 out=feat_d)
         del feat_d  # NetD's features are not used again
         centre = feat[:, t // 2].clone()  # a copy: a view would keep all frames alive
-        flow_mask = self.f_conv1(net_d_out.pop('flow_mask'))
         kernel_feat = net_d_out.pop('kernel_feat')
-        state = dict(feat=feat, flow_mask=flow_mask)
-        del feat, flow_mask  # the state is their only owner: each block frees the old maps
-        for blk in self.frma_blocks:
-            state = blk(state, centre, kernel_feat)
-        feat, flow_mask, fw = state['feat'], state['flow_mask'], state['fw']
-        del state
+        # handed over in one dict (no local reference to the flow-mask): each block frees the
+        # maps it replaces, and overwrites the features without gradients
+        state = dict(feat=feat, flow_mask=self.f_conv1(net_d_out.pop('flow_mask')))
+        feat, fw, flow_mask = run_frma_blocks(self.frma_blocks, state, centre, kernel_feat)
         # the kernel feature, the centre query and (unless the anchor is asked for) the
         # features are not used again: freed before the x4 maps of the output are made
         del kernel_feat, centre
