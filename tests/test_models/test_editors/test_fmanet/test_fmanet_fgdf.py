@@ -72,6 +72,24 @@ def test_upsample_equals_naive_unfold(k, s):
     assert (ours - ref).abs().max() <= 1e-10
 
 
+@pytest.mark.parametrize('grad', [False, True])
+def test_upsample_from_kernel_chunks_equals_whole_kernels(grad):
+    """Kernels given per frame as chunks of whole sub-pixels (3 of 4 sub-pixels, then 1) give
+    the filter of the whole kernels, with and without gradients; chunks that split a
+    sub-pixel's taps are refused."""
+    g = torch.Generator().manual_seed(3)
+    frames = torch.rand(1, 3, 2, 4, 5, generator=g, dtype=torch.float64)
+    kernels = torch.randn(1, 3, 4 * 9, 4, 5, generator=g, dtype=torch.float64)
+    with torch.set_grad_enabled(grad):
+        ref = dynamic_upsample(frames, kernels, 3, 2)
+
+        def chunks(i):
+            return [(0, kernels[:, i, :27]), (27, kernels[:, i, 27:])]
+        assert (dynamic_upsample(frames, chunks, 3, 2) - ref).abs().max() < 1e-12
+        with pytest.raises(ValueError, match='whole sub-pixels'):
+            dynamic_upsample(frames, lambda i: [(0, kernels[:, i, :10])], 3, 2)
+
+
 def test_gradcheck_filters():
     frames, kernels, occlusion = _down_inputs(n=1, c=2, t=2, h=2, w=3, k=8, s=4)
     for x in (frames, kernels, occlusion):

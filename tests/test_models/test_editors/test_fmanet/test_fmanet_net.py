@@ -11,12 +11,21 @@ from vdeblur_mm.models.editors.fmanet.convert import (
     convert_fmanet_official_to_ours,
     convert_fmanet_ours_to_official,
 )
-from vdeblur_mm.models.editors.fmanet.fmanet_blocks import RRDB, Attention, FrameConv3d, LayerNorm
+from vdeblur_mm.models.editors.fmanet.fmanet_blocks import (
+    RRDB,
+    Attention,
+    FeedForward,
+    FrameConv3d,
+    LayerNorm,
+    add_in_row_bands_,
+)
 from vdeblur_mm.models.editors.fmanet.fmanet_frma import (
+    FRMA,
     channels_to_frames,
     conv1x1_over_frames,
     frames_to_channels,
     multi_flow_warp,
+    multi_flow_warp_rows,
 )
 
 from .tiny import tiny_fmanet
@@ -119,6 +128,44 @@ def test_attention_equals_restormer_definition(bias):
             assert (attn(x, query) - ref).abs().max() < 1e-12
 
 
+@pytest.mark.parametrize('band', [1, 2, 3, 7, 40])
+def test_add_in_row_bands_equals_the_whole_map(band):
+    """x + fn(x) band by band, for a map of halo 2 (two 3x3 convolutions with zero padding),
+    bands smaller than the halo refused; a 1x1 map (halo 0) in bands of one row."""
+    torch.manual_seed(0)
+    convs = nn.Sequential(nn.Conv2d(4, 5, 3, padding=1), nn.Tanh(),
+                          nn.Conv2d(5, 4, 3, padding=1)).double()
+    x = torch.rand(2, 4, 13, 6, dtype=torch.float64)
+    with torch.no_grad():
+        ref = x + convs(x)
+        if band < 2:
+            with pytest.raises(ValueError, match='halo of 2 rows'):
+                add_in_row_bands_(x.clone(), convs, 2, band)
+        else:
+            assert (add_in_row_bands_(x.clone(), convs, 2, band) - ref).abs().max() < 1e-14
+        one = nn.Conv2d(4, 4, 1).double()
+        assert (add_in_row_bands_(x.clone(), one, 0, band) - (x + one(x))).abs().max() < 1e-14
+
+
+@pytest.mark.parametrize('band', [1, 2, 5, 16])
+def test_banded_attention_and_feed_forward_equal_the_whole_map(band):
+    """MDTA in two passes over row bands (Gram matrices and norms summed, then applied) and
+    the GDFN band by band equal the whole-map residuals."""
+    torch.manual_seed(0)
+    attn = Attention(8, 2, bias=True).double()
+    ffn = FeedForward(8, 2.66, bias=True).double()
+    norm = LayerNorm(8).double()
+    with torch.no_grad():
+        attn.temperature.uniform_(0.5, 2)
+        norm.body.weight.uniform_(0.5, 2)
+        x, query = torch.rand(2, 2, 8, 11, 6, dtype=torch.float64).unbind(0)
+        ref = x + attn(norm(x), query)
+        assert (attn.add_banded_(x.clone(), norm, query, band) - ref).abs().max() < 1e-12
+        ref = x + ffn(norm(x))
+        out = add_in_row_bands_(x.clone(), lambda r: ffn(norm(r)), 1, band)
+        assert (out - ref).abs().max() < 1e-12
+
+
 def test_frame_channel_interleaving_is_c_times_t_plus_t():
     x = torch.arange(2 * 3 * 4).float().view(1, 3, 4, 1, 2)  # (n, t=3, c=4, 1, 2)
     y = frames_to_channels(x)
@@ -151,6 +198,18 @@ def test_multi_flow_warp_groups_channels_consecutively():
     assert torch.allclose(out[..., 2:, :, :4], feat[..., 2:, :, 1:])
     with pytest.raises(ValueError, match='multi-flow warping'):
         multi_flow_warp(feat, fm[:, :, :5], 2)
+
+
+def test_multi_flow_warp_rows_equal_the_rows_of_the_whole_warp():
+    """Rows of one frame warped from its whole map (flows reaching outside the band and the
+    frame) equal those rows of mmagic's flow_warp of the whole frame."""
+    g = torch.Generator().manual_seed(4)
+    feat = torch.rand(2, 1, 6, 9, 7, generator=g, dtype=torch.float64)
+    fm = torch.randn(2, 1, 6, 9, 7, generator=g, dtype=torch.float64) * 4
+    whole = multi_flow_warp(feat, fm, 2)[:, 0]
+    for y0, y1 in ((0, 3), (3, 8), (8, 9)):
+        rows = multi_flow_warp_rows(feat[:, 0], fm[:, 0, :, y0:y1], 2, y0)
+        assert (rows - whole[:, :, y0:y1]).abs().max() < 1e-14
 
 
 def test_colour_swap_is_bgr_rgb_reinterpretation():
@@ -231,13 +290,19 @@ def test_leaky_relu_inplace_does_not_corrupt_grads():
 
 def test_lean_inference_path_equals_the_training_path(monkeypatch):
     """Without gradients the network streams frames (kernels, per-frame blocks), chunks
-    NetD's kernels and the feed-forward hidden channels, overwrites maps it owns and bands the
-    x4 residual branch: the same function."""
-    from vdeblur_mm.models.editors.fmanet.fmanet_blocks import FeedForward
+    NetD's kernels and the feed-forward hidden channels, overwrites maps it owns, runs the
+    attention blocks, the RDBs, the DA queries and the kernel feature in row bands and bands
+    the x4 residual branch: the same function."""
+    from vdeblur_mm.models.editors.fmanet.fmanet_blocks import RDB, MultiAttentionBlock
     from vdeblur_mm.models.editors.fmanet.fmanet_net import NetR
     monkeypatch.setattr(FeedForward, 'inference_chunk', 16)
-    monkeypatch.setattr(NetR, 'residual_band', 8)
+    monkeypatch.setattr(MultiAttentionBlock, 'inference_band', 4)
+    monkeypatch.setattr(RDB, 'inference_band', 5)
+    monkeypatch.setattr(FRMA, 'warp_band', 7)
+    monkeypatch.setattr(NetR, 'residual_band', 5)
+    monkeypatch.setattr(NetR, 'kernel_chunk', 3)  # of 16 sub-pixels: a remainder of one
     monkeypatch.setattr(FMANet, 'kernel_chunk', 5)  # several chunks and a remainder
+    monkeypatch.setattr(FMANet, 'kernel_band', 6)
     net = tiny_fmanet(stage=2, dtype=torch.float64)
     x = torch.rand(1, 3, 3, 29, 6, dtype=torch.float64)
     ref = net(x)  # gradients on: the batched training path

@@ -194,8 +194,10 @@ def dynamic_upsample(frames, kernels, kernel_size, scale):
         kernels (Tensor | callable): Kernels (n, t, s*s*kr*kr, h, w), channel
             ``((s1 * s + s2) * kr + k1) * kr + k2``, or a function ``i -> (n, s*s*kr*kr, h, w)``
             giving one frame's kernels at a time (inference: the t * s^2 * kr^2-channel map is
-            never whole). They are normalised to ``k - mean(k) + 1/K`` over the K = t * kr^2
-            weights of each output sub-pixel.
+            never whole), or ``i ->`` an iterable of ``(c0, chunk)`` pairs: the channels
+            ``c0 : c0 + chunk.shape[1]`` of that frame's kernels (whole sub-pixels: multiples
+            of kr^2), one chunk at a time. They are normalised to ``k - mean(k) + 1/K`` over
+            the K = t * kr^2 weights of each output sub-pixel.
         kernel_size (int): kr (odd).
         scale (int): s.
 
@@ -214,19 +216,35 @@ def dynamic_upsample(frames, kernels, kernel_size, scale):
     # the filter, the mean of the weights and the window sums are all sums over the frames;
     # sum_j (k_j - mean + 1/K) x_j = sum_j k_j x_j + (1/K - mean) * sum_j x_j: the normalised
     # kernels are never materialised
-    out = mean = box = None
+    out = frames.new_zeros(n, c, ss, h, w)
+    mean = frames.new_zeros(n, ss, h, w)
+    box = None
     for i in range(t):
         k_i = kernel_fn(i)
-        if k_i.shape != (n, ss * kk, h, w):
+        if torch.is_tensor(k_i) and k_i.shape != (n, ss * kk, h, w):
             raise ValueError(f'restoration kernels of one frame must have shape '
                              f'{(n, ss * kk, h, w)}, got {tuple(k_i.shape)}')
-        xp = F.pad(frames[:, i], (pad, pad, pad, pad), mode='replicate')
-        part = _ShiftDynamicFilter.apply(
-            xp[:, None], k_i.reshape(n, 1, ss, kernel_size, kernel_size, h, w))
-        m = k_i.reshape(n, ss, kk, h, w).mean(2)
-        b = F.avg_pool2d(xp, kernel_size, stride=1) * kk  # sum over the kr^2 taps
-        out, mean, box = (part, m, b) if out is None else (out + part, mean + m, box + b)
+        chunks = [(0, k_i)] if torch.is_tensor(k_i) else k_i
         del k_i
+        xp = F.pad(frames[:, i], (pad, pad, pad, pad), mode='replicate')
+        for c0, chunk in chunks:
+            if c0 % kk or chunk.shape[1] % kk or chunk.shape[2:] != (h, w):
+                raise ValueError(f'restoration kernel chunks must hold whole sub-pixels '
+                                 f'({kk} channels each) of {h}x{w} maps, got channels {c0}:'
+                                 f'{c0 + chunk.shape[1]} of shape {tuple(chunk.shape)}')
+            s0, s1 = c0 // kk, (c0 + chunk.shape[1]) // kk
+            k = chunk.reshape(n, 1, s1 - s0, kernel_size, kernel_size, h, w)
+            part = _ShiftDynamicFilter.apply(xp[:, None], k)
+            m = chunk.reshape(n, s1 - s0, kk, h, w).mean(2)
+            if torch.is_grad_enabled():  # out of place: autograd records the sums
+                out = out.index_add(2, torch.arange(s0, s1, device=out.device), part)
+                mean = mean.index_add(1, torch.arange(s0, s1, device=mean.device), m)
+            else:
+                out[:, :, s0:s1] += part
+                mean[:, s0:s1] += m
+            del chunk, k, part, m
+        b = F.avg_pool2d(xp, kernel_size, stride=1) * kk  # sum over the kr^2 taps
+        box = b if box is None else box + b
     out = out + (1.0 / (t * kk) - mean / t)[:, None] * box[:, :, None]
     return F.pixel_shuffle(out.reshape(n, c * ss, h, w), scale)
 

@@ -5,7 +5,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmagic.models.utils import flow_warp
 
-from .fmanet_blocks import RDB, MultiAttentionBlock, frame_conv_pair, per_frame
+from .fmanet_blocks import RDB, MultiAttentionBlock, frame_conv_pair, row_bands
 
 
 def multi_flow_warp(feat, flow_mask, num_flow):
@@ -29,6 +29,24 @@ def multi_flow_warp(feat, flow_mask, num_flow):
     fm = flow_mask.reshape(n * t * num_flow, 3, h, w)
     warped = flow_warp(groups, fm[:, :2].permute(0, 2, 3, 1)) * torch.sigmoid(fm[:, 2:3])
     return warped.view(n, t, c, h, w)
+
+
+def multi_flow_warp_rows(feat, flow_mask, num_flow, y0):
+    """Rows ``y0 : y0 + r`` of :func:`multi_flow_warp` of one frame: ``feat`` (n, c, h, w) the
+    whole frame (a warp reads anywhere), ``flow_mask`` (n, 3 * num_flow, r, w) those rows of
+    its flow-mask. The sampling grid is mmagic's ``flow_warp``'s (bilinear, zeros outside,
+    ``align_corners=True``), computed in the same order, for those rows only."""
+    n, c, h, w = feat.shape
+    r = flow_mask.shape[-2]
+    groups = feat.reshape(n * num_flow, c // num_flow, h, w)
+    fm = flow_mask.reshape(n * num_flow, 3, r, w)
+    ys = torch.arange(y0, y0 + r, dtype=feat.dtype, device=feat.device).view(1, r, 1)
+    xs = torch.arange(w, dtype=feat.dtype, device=feat.device).view(1, 1, w)
+    grid = torch.stack((2.0 * (xs + fm[:, 0]) / max(w - 1, 1) - 1.0,
+                        2.0 * (ys + fm[:, 1]) / max(h - 1, 1) - 1.0), 3)
+    warped = F.grid_sample(groups, grid, mode='bilinear', padding_mode='zeros',
+                           align_corners=True)
+    return warped.mul_(torch.sigmoid(fm[:, 2:3])).view(n, c, r, w)
 
 
 def frames_to_channels(x):
@@ -110,13 +128,19 @@ class FRMA(nn.Module):
             MultiAttentionBlock(dim, num_heads, layer_norm_type, ffn_expansion_factor, bias,
                                 is_da) for _ in range(num_multi_attn)])
 
-    def refine_flow_mask(self, centre, frame_maps):
+    #: rows per band of the warped maps at inference
+    warp_band = 32
+
+    def refine_flow_mask(self, centre, frame_maps, add_to=None):
         """``conv_f`` of ``cat(centre repeated over the frames, *frame_maps)``, computed as a sum
         over the input-channel slices of its first conv: the centre frame's part once for all
         frames, and no concatenation of the (2 dim + 3 num_flow)-channel input.
 
-        ``frame_maps`` is a list of (n, t, c, h, w) maps, or ``(fn, t)`` with ``fn(i)`` the list
-        of frame ``i``'s (n, c, h, w) maps (one frame's maps alive at a time).
+        ``frame_maps`` is a list of (n, t, c, h, w) maps, or ``(fn, t)`` with ``fn(i, a, b)`` the
+        list of frame ``i``'s (n, c, b - a, w) maps of rows ``a:b`` (no gradients): then the
+        frames and bands of ``warp_band`` rows (read with the 1-row halo of the 3x3 conv) go
+        one at a time, and the result is added to ``add_to`` (n, t, 3 * num_flow, h, w) frame
+        by frame and returned.
         """
         first = self.conv_f[0]
         dim = centre.shape[1]
@@ -132,15 +156,55 @@ class FRMA(nn.Module):
             return out
 
         if isinstance(frame_maps, tuple):
+            # frame by frame (the conv pair works on each frame alone) and added to ``add_to``
+            # at once: frame i of the flow-mask is not read again once its maps are made
             fn, t = frame_maps
-            out = centre_part.new_empty(centre_part.shape[0], t, *centre_part.shape[1:])
+            h = centre.shape[-2]
             for i in range(t):
-                out[:, i] = summed(fn(i)).add_(centre_part)
+                out = torch.empty_like(centre_part)
+                for a, b, y0, y1 in row_bands(h, self.warp_band, 1):
+                    out[:, :, y0:y1] = summed(fn(i, a, b))[:, :, y0 - a:y1 - a].add_(
+                        centre_part[:, :, y0:y1])
+                out = self.conv_f[2](F.leaky_relu(out, 0.2, inplace=True)[:, None])
+                add_to[:, i] += out[:, 0]
+                del out
+            return add_to
         else:
             n, t = frame_maps[0].shape[:2]
             out = centre_part[:, None] + summed(
                 [m.flatten(0, 1) for m in frame_maps]).unflatten(0, (n, t))
         return self.conv_f[2](F.leaky_relu(out, 0.2, inplace=True))
+
+    def fuse_in_bands(self, feat, flow_mask, fw):
+        """The new ``Fw`` without gradients: ``conv_fw`` of the previous ``Fw`` (None in the
+        first block) and the frames warped by the multi-flow-mask, a band of ``warp_band``
+        output rows at a time (the warped maps exist for one frame and band at a time). A 1x1
+        convolution reads only the rows it writes: the previous ``Fw`` (handed over) is
+        overwritten band by band."""
+        n, t, _, h, w = feat.shape
+        out = feat.new_empty(n, self.conv_fw.out_channels, h, w) if fw is None else fw
+        for _, _, y0, y1 in row_bands(h, self.warp_band, 0):
+            frames = (lambda i, y0=y0, y1=y1: multi_flow_warp_rows(
+                feat[:, i], flow_mask[:, i, :, y0:y1], self.num_flow, y0), t)
+            out[..., y0:y1, :] = conv1x1_over_frames(
+                self.conv_fw, frames, None if fw is None else fw[..., y0:y1, :])
+        return out
+
+    def kd_query_in_bands(self, kd):
+        """The DA query ``conv_kd(rdb_kd(kd))`` (n, dim, h, w) of the kernel feature
+        (n, t, dim, h, w) without gradients: in bands of ``RDB.inference_band`` rows, each
+        read with the RDB's halo, so that its per-frame outputs exist for one band at a time
+        (``kd`` is shared by the blocks and left unchanged)."""
+        n, t, _, h, w = kd.shape
+        out = kd.new_empty(n, self.conv_kd.out_channels, h, w)
+        halo = len(self.rdb_kd.layer)
+        for a, b, y0, y1 in row_bands(h, self.rdb_kd.inference_band, halo):
+            rows = kd[..., a:b, :]
+            query = conv1x1_over_frames(
+                self.conv_kd, (lambda i, r=rows: self.rdb_kd(r[:, i:i + 1])[:, 0], t))
+            out[..., y0:y1, :] = query[..., y0 - a:y1 - a, :]
+            del query, rows
+        return out
 
     def forward(self, state, centre, kd=None):
         """
@@ -161,34 +225,39 @@ class FRMA(nn.Module):
         feat, fw, flow_mask = state.pop('feat'), state.pop('fw', None), state.pop('flow_mask', None)
         lean = not torch.is_grad_enabled()
 
-        def warp_frame(fm, i):  # frame i of multi_flow_warp(feat, fm), (n, dim, h, w)
-            return multi_flow_warp(feat[:, i:i + 1], fm[:, i:i + 1], self.num_flow)[:, 0]
-
-        # without gradients the RDB overwrites the features frame by frame (the caller hands
-        # over ``feat``: NetD and NetR keep no other reference to it)
-        feat = per_frame(self.rdb, feat, out=feat if lean else None)
+        # without gradients the RDB overwrites the features frame by frame, in row bands (the
+        # caller hands over ``feat``: NetD and NetR keep no other reference to it)
+        if lean:
+            for i in range(feat.shape[1]):
+                self.rdb(feat[:, i:i + 1], in_place=True)
+        else:
+            feat = self.rdb(feat)
         t = feat.shape[1]
         if self.is_first_f:
             flow_mask = self.refine_flow_mask(centre, [feat])
         else:
-            if lean:  # the warped features of one frame at a time
-                maps = (lambda i, fm=flow_mask: [fm[:, i], warp_frame(fm, i)], t)
+            if lean:  # the warped features of one frame and band of rows at a time
+                maps = (lambda i, a, b, fm=flow_mask: [
+                    fm[:, i, :, a:b],
+                    multi_flow_warp_rows(feat[:, i], fm[:, i, :, a:b], self.num_flow, a)], t)
             else:
                 maps = [flow_mask, multi_flow_warp(feat, flow_mask, self.num_flow)]
-            flow_mask = flow_mask + self.refine_flow_mask(centre, maps)
-        # the 1x1 fusions of the frames' interleaved channels (c * t + i) as sums over the
+            if lean:  # in place, frame by frame: the flow-mask is handed over in ``state``
+                flow_mask = self.refine_flow_mask(centre, maps, add_to=flow_mask)
+            else:
+                flow_mask = flow_mask + self.refine_flow_mask(centre, maps)
+        # the 1x1 fusion of the frames' interleaved channels (c * t + i) as a sum over the
         # frames: no (t * dim)-channel copies (62 MB each for 180x320 frames); without gradients
-        # the warped and RDB maps are made one frame at a time too
-        if not lean:
-            warped = multi_flow_warp(feat, flow_mask, self.num_flow)
+        # the warped maps are made one frame and band of rows at a time too
+        if lean:
+            fw = self.fuse_in_bands(feat, flow_mask, None if self.is_first_fw else fw)
         else:
-            warped = (lambda i, fm=flow_mask: warp_frame(fm, i), t)
-        fw = conv1x1_over_frames(self.conv_fw, warped, None if self.is_first_fw else fw)
+            fw = conv1x1_over_frames(self.conv_fw, multi_flow_warp(feat, flow_mask, self.num_flow),
+                                     None if self.is_first_fw else fw)
         kd_query = None
         if self.rdb_kd is not None:
-            kd_frames = (self.rdb_kd(kd) if not lean else
-                         (lambda i: self.rdb_kd(kd[:, i:i + 1])[:, 0], t))
-            kd_query = conv1x1_over_frames(self.conv_kd, kd_frames)
+            kd_query = (self.kd_query_in_bands(kd) if lean else
+                        conv1x1_over_frames(self.conv_kd, self.rdb_kd(kd)))
         for blk in self.multi_attn_block:
             fw = blk(fw, centre, kd_query)
         state.update(feat=feat, fw=fw, flow_mask=flow_mask)
@@ -204,5 +273,5 @@ def run_frma_blocks(blocks, state, centre, kd=None):
     return state.pop('feat'), state.pop('fw'), state.pop('flow_mask')
 
 
-__all__ = ['FRMA', 'multi_flow_warp', 'frames_to_channels', 'channels_to_frames',
-           'conv1x1_over_frames', 'run_frma_blocks']
+__all__ = ['FRMA', 'multi_flow_warp', 'multi_flow_warp_rows', 'frames_to_channels',
+           'channels_to_frames', 'conv1x1_over_frames', 'run_frma_blocks']

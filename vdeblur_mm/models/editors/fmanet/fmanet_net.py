@@ -15,7 +15,15 @@ from mmagic.registry import MODELS
 from mmengine.model import BaseModule
 
 from ...layers.checks import check_video
-from .fmanet_blocks import RRDB, PixelShuffleBlock, frame_conv, frame_conv_pair, per_frame
+from .fmanet_blocks import (
+    RRDB,
+    PixelShuffleBlock,
+    frame_conv,
+    frame_conv_pair,
+    frame_conv_pair_chunks,
+    per_frame,
+    row_bands,
+)
 from .fmanet_fgdf import fgdf_downsample, fgdf_upsample, warp_clip
 from .fmanet_frma import FRMA, channels_to_frames, run_frma_blocks
 
@@ -81,16 +89,7 @@ class NetD(nn.Module):
         frame = channels_to_frames(fw, t)[:, i:i + 1]
         if chunk is None:
             return self.d_conv(frame)[:, 0]
-        return self._kernel_chunks(frame, chunk)
-
-    def _kernel_chunks(self, frame, chunk):
-        hidden = self.d_conv[1](self.d_conv[0](frame)[:, 0])
-        last = self.d_conv[2]
-        for c0 in range(0, last.out_channels, chunk):
-            rows = slice(c0, c0 + chunk)
-            yield c0, F.conv2d(hidden, last.weight[rows, :, 0],
-                               None if last.bias is None else last.bias[rows],
-                               padding=last.padding[1:])
+        return frame_conv_pair_chunks(self.d_conv, frame, chunk)
 
 
 class NetR(nn.Module):
@@ -99,7 +98,8 @@ class NetR(nn.Module):
     ``forward(x, net_d_out, with_aux)`` takes the blurry LR clip (n, t, 3, h, w) and a dict of
     NetD's outputs: ``feat`` (n, t, dim, h, w), ``flow_mask`` (n, t, 3 * num_flows, h, w) and
     ``kernel_feat``, :meth:`project_kernels` of NetD's kernels (a separate step, so that a
-    caller can drop the kernels, the largest map of the network, before the rest runs). It
+    caller can drop the kernels, the largest map of the network, before the rest runs), or a
+    function that returns it, called once NetR's features are extracted. It
     takes these entries out of the dict, so that each is freed as soon as NetR is done with it
     (arguments of a module call stay referenced until the call returns); without gradients
     its own features overwrite the buffer of NetD's. It returns a dict:
@@ -140,28 +140,42 @@ class NetR(nn.Module):
         first = self.d_conv[0].forward_streamed(kernel_fn, t)
         return self.d_conv[2](F.leaky_relu(first, 0.2, inplace=True))
 
-    #: LR rows per band of the x4 residual branch at inference, and the halo (its receptive
-    #: radius is 3 LR px: 1 + 1 at x1, 1 at x2, 1 + 1 at x4)
-    residual_band, residual_halo = 32, 4
+    #: output sub-pixels whose restoration kernels are made at once at inference (of s^2 = 16)
+    kernel_chunk = 4
+
+    #: LR rows per band of the x4 residual branch at inference (its x4 maps are the largest
+    #: of the network: 90 channels of an 8-row band are 16 MB at 1280 columns)
+    residual_band = 8
 
     def residual(self, fw):
         """The pixel-shuffle residual (n, 3, s*h, s*w) of ``fw`` (n, dim, h, w); at inference in
-        overlapping bands of rows (its x4 maps are the largest of the network; every output row
-        is computed with its whole receptive field, so the result is the same)."""
-        def branch(f):
-            return self.res_conv2(self.upsample(F.leaky_relu(self.res_conv1(f), 0.2,
-                                                             inplace=True)))
+        bands of LR rows, each with the rows its output reads at every level (3 LR rows of
+        halo; the x2 and x4 maps cropped to what the next convolution needs), so that the
+        result is the same."""
+        up = self.upsample
         h = fw.shape[-2]
-        band, halo = self.residual_band, self.residual_halo
-        if torch.is_grad_enabled() or h <= band + 2 * halo:
-            return branch(fw)
-        s = self.scale
-        rows = []
-        for y0 in range(0, h, band):
-            y1 = min(h, y0 + band)
-            a, b = max(0, y0 - halo), min(h, y1 + halo)
-            rows.append(branch(fw[:, :, a:b])[:, :, (y0 - a) * s:(y1 - a) * s])
-        return torch.cat(rows, 2)
+        if torch.is_grad_enabled() or h <= self.residual_band:
+            x = F.leaky_relu(self.res_conv1(fw), 0.2, inplace=True)
+            return self.res_conv2(up(x))
+
+        def crop(x, start, lo, hi):  # rows lo:hi (absolute) of a map whose first row is start
+            return x[:, :, max(lo, start) - start:max(0, hi - start)], max(lo, start)
+
+        out = None
+        for a, b, y0, y1 in row_bands(h, self.residual_band, 3):
+            x = F.leaky_relu(self.res_conv1(fw[:, :, a:b]), 0.2, inplace=True)
+            x = F.leaky_relu(F.pixel_shuffle(up.conv1(x), 2), 0.2, inplace=True)
+            # x2 rows 2*y0-2 : 2*y1+2 are read by conv2 for the x4 rows conv3 reads
+            x, start = crop(x, 2 * a, 2 * y0 - 2, 2 * y1 + 2)
+            x = F.leaky_relu(F.pixel_shuffle(up.conv2(x), 2), 0.2, inplace=True)
+            x, start = crop(x, 2 * start, 4 * y0 - 2, 4 * y1 + 2)
+            x = self.res_conv2(F.leaky_relu(up.conv3(x), 0.2, inplace=True))
+            x, _ = crop(x, start, 4 * y0, 4 * y1)
+            if out is None:
+                out = x.new_empty(*x.shape[:2], 4 * h, x.shape[-1])
+            out[:, :, 4 * y0:4 * y1] = x
+            del x
+        return out
 
     def forward(self, x, net_d_out, with_aux=False):
         t = x.shape[1]
@@ -176,6 +190,8 @@ class NetR(nn.Module):
         del feat_d  # NetD's features are not used again
         centre = feat[:, t // 2].clone()  # a copy: a view would keep all frames alive
         kernel_feat = net_d_out.pop('kernel_feat')
+        if callable(kernel_feat):  # made now, not alive during the feature extraction
+            kernel_feat = kernel_feat()
         # handed over in one dict (no local reference to the flow-mask): each block frees the
         # maps it replaces, and overwrites the features without gradients
         state = dict(feat=feat, flow_mask=self.f_conv1(net_d_out.pop('flow_mask')))
@@ -190,11 +206,17 @@ class NetR(nn.Module):
         _, warped = warp_clip(x, image_flow_mask, 1)
         centre_lr = x[:, t // 2:t // 2 + 1].expand(-1, t, -1, -1, -1)
         image_flow_mask = self.f_conv3(torch.cat([flow_mask, warped, centre_lr], 2))
-        # FGDF upsampling, with the kernels KR of one frame at a time
+        # FGDF upsampling, with the kernels KR of one frame at a time (without gradients in
+        # chunks of ``kernel_chunk`` sub-pixels: 23 MB, not 92, for a 180x320 frame)
         fw_frames = channels_to_frames(fw, t)
-        up, warped = fgdf_upsample(x, image_flow_mask,
-                                   lambda i: self.r_conv(fw_frames[:, i:i + 1])[:, 0],
-                                   self.kernel_size, self.scale)
+        if torch.is_grad_enabled():
+            def kernels(i):
+                return self.r_conv(fw_frames[:, i:i + 1])[:, 0]
+        else:
+            def kernels(i):
+                return frame_conv_pair_chunks(self.r_conv, fw_frames[:, i:i + 1],
+                                              self.kernel_chunk * self.kernel_size ** 2)
+        up, warped = fgdf_upsample(x, image_flow_mask, kernels, self.kernel_size, self.scale)
         out = dict(output=up + res)
         if with_aux:
             out.update(lr_warp=warped, anchor=anchor)
@@ -267,6 +289,30 @@ class FMANet(BaseModule):
     #: projection (of the kd^2 = 400 per frame; 100 channels of a 180x320 frame are 23 MB)
     kernel_chunk = 100
 
+    #: LR rows per band of the kernel feature at inference (its 3 x kd^2-channel kernels and
+    #: NetR's first projection exist for one band at a time; a band reads 4 rows more on each
+    #: side, 9 % more work for this step at 180 rows)
+    kernel_band = 64
+
+    def kernel_feat_in_bands(self, fw_d):
+        """NetR's projection of NetD's kernels, the DA-attention feature (n, t, dim, h, w),
+        from NetD's fused features ``fw`` (n, t * dim', h, w) without gradients: NetD's
+        kernels are made one frame and ``kernel_chunk`` channels at a time, for one band of
+        rows at a time with the 4-row halo of the two conv pairs (NetD's 1x3x3, NetR's
+        3x3x3), so that the result is the same."""
+        n, _, h, w = fw_d.shape
+        t = self.num_frames
+        out = None
+        for a, b, y0, y1 in row_bands(h, self.kernel_band, 4):
+            rows = fw_d[..., a:b, :]
+            feat = self.net_r.project_kernels_streamed(
+                lambda i, r=rows: self.net_d.kernels_of_frame(r, i, t, self.kernel_chunk), t)
+            if out is None:
+                out = feat.new_empty(*feat.shape[:3], h, w)
+            out[..., y0:y1, :] = feat[..., y0 - a:y1 - a, :]
+            del feat, rows
+        return out
+
     def _check_input(self, lqs):
         check_video(lqs, 'FMA-Net input', channels=self.in_channels)
         if lqs.shape[1] != self.num_frames:
@@ -286,13 +332,10 @@ class FMANet(BaseModule):
             d['kernel_feat'] = self.net_r.project_kernels(d.pop('kernels'))
         else:
             # NetD's kernels (t * kd^2 channels: 276 MB for three 180x320 frames) one frame at a
-            # time, straight into NetR's first (3x3x3) kernel projection
-            t = lqs.shape[1]
+            # time, straight into NetR's first (3x3x3) kernel projection; made by NetR after its
+            # feature extraction (the function holds the only reference to NetD's ``fw``)
             d = self.net_d(lqs, with_kernels=False)
-            fw_d = d.pop('fw')
-            d['kernel_feat'] = self.net_r.project_kernels_streamed(
-                lambda i: self.net_d.kernels_of_frame(fw_d, i, t, self.kernel_chunk), t)
-            del fw_d
+            d['kernel_feat'] = lambda fw_d=d.pop('fw'): self.kernel_feat_in_bands(fw_d)
         # NetR takes NetD's features, flow-masks and the kernel feature out of ``d``: the only
         # references, freed once used
         return self.net_r(lqs, d)['output']
