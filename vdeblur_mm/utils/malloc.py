@@ -4,9 +4,9 @@ glibc serves allocations above its mmap threshold (128 KiB at start) with ``mmap
 them to the system when freed, but it raises that threshold to the size of every such block
 freed (up to 32 MiB). After the first few frames, the 1-30 MB feature maps of a video network
 therefore come from the heap, and the freed ones stay resident as fragments: in FMA-Net's
-inference of one 180x320 LR window that was ~300 MB of the peak before its maps were computed in
-row bands, 45-75 MB since. A fixed threshold turns that
-adjustment off, so large maps are mapped and unmapped again.
+inference of one 180x320 LR window that was ~300 MB of the peak before its maps were computed
+in row bands, 45-75 MB since. A fixed threshold turns that adjustment off, so large maps are
+mapped and unmapped again.
 
 It is a trade of time for memory: every large map then costs fresh, zeroed pages. Measured on
 the 2-core CPU machine (FMA-Net, one 3x180x320 LR window, 2 threads, 2026-12-07): peak RSS
