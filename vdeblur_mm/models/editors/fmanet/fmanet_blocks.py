@@ -108,6 +108,20 @@ def row_bands(h, band, halo):
         yield max(0, y0 - halo), min(h, y1 + halo), y0, y1
 
 
+def map_in_row_bands(fn, h, band, halo, out=None):
+    """A map of ``h`` rows (dim -2) computed a band of ``band`` rows at a time (no gradients):
+    ``fn(a, b)`` gives the map of the rows ``a:b`` a band reads (``halo`` more on each side,
+    within the frame), of which the band's own rows are written into ``out`` (allocated from
+    the first band when None). ``out`` may be a map ``fn`` reads when ``halo`` is 0."""
+    for a, b, y0, y1 in row_bands(h, band, halo):
+        y = fn(a, b)[..., y0 - a:y1 - a, :]
+        if out is None:
+            out = y.new_empty(*y.shape[:-2], h, y.shape[-1])
+        out[..., y0:y1, :] = y
+        del y
+    return out
+
+
 def add_in_row_bands_(x, fn, halo, band):
     """``x += fn(x)`` in place, computed in bands of ``band`` rows (dim -2), without gradients.
 

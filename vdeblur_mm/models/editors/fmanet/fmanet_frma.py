@@ -5,7 +5,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmagic.models.utils import flow_warp
 
-from .fmanet_blocks import RDB, MultiAttentionBlock, frame_conv_pair, row_bands
+from .fmanet_blocks import RDB, MultiAttentionBlock, frame_conv_pair, map_in_row_bands
 
 
 def multi_flow_warp(feat, flow_mask, num_flow):
@@ -161,10 +161,8 @@ class FRMA(nn.Module):
             fn, t = frame_maps
             h = centre.shape[-2]
             for i in range(t):
-                out = torch.empty_like(centre_part)
-                for a, b, y0, y1 in row_bands(h, self.warp_band, 1):
-                    out[:, :, y0:y1] = summed(fn(i, a, b))[:, :, y0 - a:y1 - a].add_(
-                        centre_part[:, :, y0:y1])
+                out = map_in_row_bands(lambda a, b, i=i: summed(fn(i, a, b)), h,
+                                       self.warp_band, 1).add_(centre_part)
                 out = self.conv_f[2](F.leaky_relu(out, 0.2, inplace=True)[:, None])
                 add_to[:, i] += out[:, 0]
                 del out
@@ -181,30 +179,28 @@ class FRMA(nn.Module):
         output rows at a time (the warped maps exist for one frame and band at a time). A 1x1
         convolution reads only the rows it writes: the previous ``Fw`` (handed over) is
         overwritten band by band."""
-        n, t, _, h, w = feat.shape
-        out = feat.new_empty(n, self.conv_fw.out_channels, h, w) if fw is None else fw
-        for _, _, y0, y1 in row_bands(h, self.warp_band, 0):
-            frames = (lambda i, y0=y0, y1=y1: multi_flow_warp_rows(
-                feat[:, i], flow_mask[:, i, :, y0:y1], self.num_flow, y0), t)
-            out[..., y0:y1, :] = conv1x1_over_frames(
-                self.conv_fw, frames, None if fw is None else fw[..., y0:y1, :])
-        return out
+        t, h = feat.shape[1], feat.shape[-2]
+
+        def band(a, b):
+            frames = (lambda i: multi_flow_warp_rows(
+                feat[:, i], flow_mask[:, i, :, a:b], self.num_flow, a), t)
+            lead = None if fw is None else fw[..., a:b, :]
+            return conv1x1_over_frames(self.conv_fw, frames, lead)
+
+        return map_in_row_bands(band, h, self.warp_band, 0, out=fw)
 
     def kd_query_in_bands(self, kd):
         """The DA query ``conv_kd(rdb_kd(kd))`` (n, dim, h, w) of the kernel feature
         (n, t, dim, h, w) without gradients: in bands of ``RDB.inference_band`` rows, each
         read with the RDB's halo, so that its per-frame outputs exist for one band at a time
         (``kd`` is shared by the blocks and left unchanged)."""
-        n, t, _, h, w = kd.shape
-        out = kd.new_empty(n, self.conv_kd.out_channels, h, w)
-        halo = len(self.rdb_kd.layer)
-        for a, b, y0, y1 in row_bands(h, self.rdb_kd.inference_band, halo):
-            rows = kd[..., a:b, :]
-            query = conv1x1_over_frames(
-                self.conv_kd, (lambda i, r=rows: self.rdb_kd(r[:, i:i + 1])[:, 0], t))
-            out[..., y0:y1, :] = query[..., y0 - a:y1 - a, :]
-            del query, rows
-        return out
+        t, h = kd.shape[1], kd.shape[-2]
+
+        def band(a, b):
+            return conv1x1_over_frames(
+                self.conv_kd, (lambda i: self.rdb_kd(kd[:, i:i + 1, :, a:b])[:, 0], t))
+
+        return map_in_row_bands(band, h, self.rdb_kd.inference_band, len(self.rdb_kd.layer))
 
     def forward(self, state, centre, kd=None):
         """
@@ -236,15 +232,14 @@ class FRMA(nn.Module):
         if self.is_first_f:
             flow_mask = self.refine_flow_mask(centre, [feat])
         else:
-            if lean:  # the warped features of one frame and band of rows at a time
+            if lean:  # the warped features of one frame and band of rows at a time, added
+                # in place frame by frame (the flow-mask is handed over in ``state``)
                 maps = (lambda i, a, b, fm=flow_mask: [
                     fm[:, i, :, a:b],
                     multi_flow_warp_rows(feat[:, i], fm[:, i, :, a:b], self.num_flow, a)], t)
-            else:
-                maps = [flow_mask, multi_flow_warp(feat, flow_mask, self.num_flow)]
-            if lean:  # in place, frame by frame: the flow-mask is handed over in ``state``
                 flow_mask = self.refine_flow_mask(centre, maps, add_to=flow_mask)
             else:
+                maps = [flow_mask, multi_flow_warp(feat, flow_mask, self.num_flow)]
                 flow_mask = flow_mask + self.refine_flow_mask(centre, maps)
         # the 1x1 fusion of the frames' interleaved channels (c * t + i) as a sum over the
         # frames: no (t * dim)-channel copies (62 MB each for 180x320 frames); without gradients

@@ -21,6 +21,7 @@ from .fmanet_blocks import (
     frame_conv,
     frame_conv_pair,
     frame_conv_pair_chunks,
+    map_in_row_bands,
     per_frame,
     row_bands,
 )
@@ -300,18 +301,14 @@ class FMANet(BaseModule):
         kernels are made one frame and ``kernel_chunk`` channels at a time, for one band of
         rows at a time with the 4-row halo of the two conv pairs (NetD's 1x3x3, NetR's
         3x3x3), so that the result is the same."""
-        n, _, h, w = fw_d.shape
         t = self.num_frames
-        out = None
-        for a, b, y0, y1 in row_bands(h, self.kernel_band, 4):
+
+        def band(a, b):
             rows = fw_d[..., a:b, :]
-            feat = self.net_r.project_kernels_streamed(
-                lambda i, r=rows: self.net_d.kernels_of_frame(r, i, t, self.kernel_chunk), t)
-            if out is None:
-                out = feat.new_empty(*feat.shape[:3], h, w)
-            out[..., y0:y1, :] = feat[..., y0 - a:y1 - a, :]
-            del feat, rows
-        return out
+            return self.net_r.project_kernels_streamed(
+                lambda i: self.net_d.kernels_of_frame(rows, i, t, self.kernel_chunk), t)
+
+        return map_in_row_bands(band, fw_d.shape[-2], self.kernel_band, 4)
 
     def _check_input(self, lqs):
         check_video(lqs, 'FMA-Net input', channels=self.in_channels)
